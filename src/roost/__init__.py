@@ -1,0 +1,1 @@
+"""Roost: self-hosted email marketing."""

@@ -1,0 +1,1 @@
+"""The HTTP faces. Nothing outside this package imports FastAPI or Starlette."""

@@ -1,0 +1,87 @@
+"""The ASGI application: both API faces, public pages, health checks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from roost.api import errors
+from roost.api.middleware import BodyLimit, RateHeaders
+from roost.api.ratelimit import RateLimiter
+from roost.api.state import AppState
+from roost.api.v1.routes import account, contacts, fields, tags
+from roost.config import Settings, get_settings
+from roost.db import create_engine, create_sessionmaker
+from roost.jobs.runner import Worker
+
+DESCRIPTION = """\
+Roost serves two APIs from one process:
+
+* **/v1**: BirdSend API v1 compatible. JSON in and out, `Authorization: Bearer <token>`,
+  scopes `read` (GET) and `write` (everything else), 5 requests/second per account
+  (`X-RateLimit-Limit`, `X-RateLimit-Remaining`; 429 with `Retry-After` beyond it).
+  Errors: `{"message": …}`; validation 422 adds `errors` keyed by dotted field path.
+  Lists take `per_page` (1–100, default 15), `page`, `keyword`, `search_by`, `order_by`,
+  `sort` and answer `{data, links, meta}`. Timestamps are UTC `YYYY-MM-DD HH:MM:SS`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
+    limiter = (
+        RateLimiter(settings.rate_limit, redis_url=settings.redis_url) if settings.rate_limit_enabled else None
+    )
+    state = AppState(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), limiter=limiter)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker = Worker(state.sessionmaker) if run_worker else None
+        task = asyncio.create_task(worker.run()) if worker else None
+        try:
+            yield
+        finally:
+            if worker and task:
+                worker.stop()
+                await task
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Roost",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.roost = state
+    errors.install(app)
+    for module in (account, tags, fields, contacts):
+        app.include_router(module.router, prefix="/v1")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # any failure to reach the database means "not ready"
+            return JSONResponse({"status": "database unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    app.add_middleware(RateHeaders)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def serving_app() -> FastAPI:
+    """Factory for `roost serve`: settings from the environment, the worker inside."""
+    return create_app(run_worker=True)

@@ -1,0 +1,35 @@
+"""Request dependencies shared by the faces: the unit of work and the app state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roost.api.state import AppState
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.roost
+    return state
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: commit on success, roll back on any error (ARCHITECTURE step 3).
+
+    scope="function" below makes the commit happen before the response is sent, so a
+    client never sees a 2xx for a change that did not land.
+    """
+    async with app_state(request).sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+StateDep = Annotated[AppState, Depends(app_state)]
+SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]

@@ -1,0 +1,130 @@
+"""Map every failure to a 4xx in the face's own format, once (ARCHITECTURE habit 6)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
+
+from roost.api.ratelimit import RateDecision
+from roost.api.validation import field_errors
+from roost.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
+
+log = logging.getLogger("roost.api")
+
+INVALID_MESSAGE = "The given data was invalid."
+_PHRASES = {
+    400: "Bad Request.",
+    401: "Unauthenticated.",
+    403: "This action is unauthorized.",
+    404: "Not Found.",
+    405: "Method Not Allowed.",
+    409: "Conflict.",
+    413: "The request body is too large.",
+    415: "Unsupported Media Type.",
+    429: "Too Many Attempts.",
+}
+
+
+class RateLimited(Exception):
+    def __init__(self, decision: RateDecision) -> None:
+        super().__init__("rate limited")
+        self.decision = decision
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def message_response(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"message": message or _PHRASES.get(status, "Error.")}, status_code=status, headers=headers)
+
+
+def invalid_response(errors: dict[str, list[str]]) -> JSONResponse:
+    return JSONResponse({"message": INVALID_MESSAGE, "errors": errors}, status_code=422)
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    errors: list[dict[str, Any]] = list(exc.errors())
+    # A malformed id in the path names no resource: 404, as for an unknown id.
+    if any(error.get("loc", ("",))[0] == "path" for error in errors):
+        return message_response(404)
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if error.get("type") == "json_invalid":
+            return message_response(400, "The request body is not valid JSON.")
+        if loc == ("body",) and error.get("type") != "missing":
+            return message_response(400, "The request body must be a JSON object.")
+    return invalid_response(field_errors(errors))
+
+
+def domain_response(exc: DomainError) -> JSONResponse:
+    if isinstance(exc, NotFound):
+        return message_response(404)
+    if isinstance(exc, Invalid):
+        return invalid_response(exc.errors)
+    if isinstance(exc, Unauthenticated):
+        return message_response(401, headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, Forbidden):
+        return message_response(403)
+    if isinstance(exc, Conflict):
+        return message_response(409, str(exc) or None)
+    return message_response(400, str(exc) or None)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method any route serves at this path (Starlette names only the first route's)."""
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in app.router.routes)
+    ]
+
+
+def install(app: FastAPI) -> None:
+    async def on_domain(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        return domain_response(exc)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _validation_response(exc)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+        return message_response(exc.status_code, None, headers)
+
+    async def on_rate_limited(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RateLimited)
+        return message_response(429, headers=exc.decision.headers())
+
+    async def on_bad_request(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BadRequest)
+        return message_response(400, exc.message)
+
+    async def on_integrity(_: Request, exc: Exception) -> JSONResponse:
+        # Only a race between two writers gets here: the services check uniqueness first.
+        log.info("integrity race: %s", exc)
+        return message_response(409, "The resource was changed by another request; try again.")
+
+    app.add_exception_handler(DomainError, on_domain)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RateLimited, on_rate_limited)
+    app.add_exception_handler(BadRequest, on_bad_request)
+    app.add_exception_handler(IntegrityError, on_integrity)

@@ -1,0 +1,18 @@
+"""What an app instance holds: settings, the engine and its sessions, the rate limiter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from roost.api.ratelimit import RateLimiter
+from roost.config import Settings
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    limiter: RateLimiter | None

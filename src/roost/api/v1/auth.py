@@ -1,0 +1,46 @@
+"""Bearer tokens, scopes and the rate limit for /v1 (CONVENTIONS §3, §4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from roost.account import service as account_service
+from roost.api.deps import SessionDep, StateDep
+from roost.api.errors import RateLimited
+from roost.api.middleware import RATE_HEADERS_KEY
+from roost.auth import service as auth_service
+from roost.auth.types import Principal
+from roost.errors import Forbidden, Unauthenticated
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def bearer_token(request: Request, *, schemes: tuple[str, ...] = ("bearer",)) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip().strip('"')
+    if scheme.lower() not in schemes or not token or len(token) > 512:
+        raise Unauthenticated()
+    return token
+
+
+async def authenticate(request: Request, session: SessionDep, state: StateDep) -> Principal:
+    """Resolve the token, check the scope the method needs, count the request against the limit."""
+    principal = await auth_service.authenticate(session, token=bearer_token(request))
+    needed = "read" if request.method in READ_METHODS else "write"
+    if state.limiter is not None:
+        decision = await state.limiter.hit(principal.account_id)
+        request.scope.setdefault("state", {})[RATE_HEADERS_KEY] = decision.headers()
+        if not decision.allowed:
+            raise RateLimited(decision)
+    if needed not in principal.scopes:
+        raise Forbidden()
+    await account_service.touch_last_seen(
+        session, account_id=principal.account_id, last_seen_at=principal.last_seen_at
+    )
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]

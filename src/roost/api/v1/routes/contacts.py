@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request, Response
+
+from roost.api.deps import SessionDep
+from roost.api.v1.auth import PrincipalDep
+from roost.api.v1.lists import PageOut, envelope, list_params
+from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
+from roost.api.v1.schemas import ContactIn, ContactOut, ContactPatch, ContactTagsIn
+from roost.api.v1.wire import MAX_ID
+from roost.contact import service as contact_service
+from roost.kit.paging import ListParams
+
+router = v1_router("contacts")
+ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TagId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ContactList = Annotated[ListParams, Depends(list_params(contact_service.SEARCH_BY, contact_service.ORDER_BY))]
+
+
+@router.get("/contacts", response_model=PageOut[ContactOut], summary="List contacts")
+async def list_contacts(request: Request, session: SessionDep, principal: PrincipalDep, params: ContactList) -> Any:
+    page = await contact_service.list(session, account_id=principal.account_id, params=params)
+    return envelope(request, page, ContactOut.of)
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactOut, responses=NOT_FOUND, summary="Get a contact")
+async def get_contact(contact_id: ContactId, session: SessionDep, principal: PrincipalDep) -> ContactOut:
+    view = await contact_service.get(session, account_id=principal.account_id, contact_id=contact_id)
+    return ContactOut.of(view)
+
+
+@router.post(
+    "/contacts",
+    status_code=201,
+    response_model=ContactOut,
+    responses=BAD_BODY,
+    summary="Create a contact (active and confirmed at once unless a form_id is given)",
+)
+async def create_contact(body: ContactIn, session: SessionDep, principal: PrincipalDep) -> ContactOut:
+    view = await contact_service.create(
+        session,
+        account_id=principal.account_id,
+        email=body.email,
+        fields=body.fields,
+        ipaddress=body.ipaddress,
+        form_id=body.form_id,
+    )
+    return ContactOut.of(view)
+
+
+@router.patch(
+    "/contacts/{contact_id}",
+    response_model=ContactOut,
+    responses={**NOT_FOUND, **BAD_BODY},
+    summary="Update a contact: only the given properties change, a null field value clears it",
+)
+async def update_contact(
+    contact_id: ContactId, body: ContactPatch, session: SessionDep, principal: PrincipalDep
+) -> ContactOut:
+    view = await contact_service.update(
+        session,
+        account_id=principal.account_id,
+        contact_id=contact_id,
+        email=body.email,
+        fields=body.fields,
+        ipaddress=body.ipaddress,
+        clear_ipaddress="ipaddress" in body.model_fields_set and body.ipaddress is None,
+    )
+    return ContactOut.of(view)
+
+
+@router.delete("/contacts/{contact_id}", status_code=204, responses=NOT_FOUND, summary="Delete a contact")
+async def delete_contact(contact_id: ContactId, session: SessionDep, principal: PrincipalDep) -> Response:
+    await contact_service.delete(session, account_id=principal.account_id, contact_id=contact_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/contacts/{contact_id}/tags",
+    status_code=201,
+    response_model=ContactOut,
+    responses={**NOT_FOUND, **BAD_BODY},
+    summary="Apply tags by name (missing tags are created; re-applying is a no-op)",
+)
+async def add_tags(contact_id: ContactId, body: ContactTagsIn, session: SessionDep, principal: PrincipalDep) -> ContactOut:
+    view = await contact_service.apply_tags(
+        session, account_id=principal.account_id, contact_id=contact_id, names=body.tags
+    )
+    return ContactOut.of(view)
+
+
+@router.delete(
+    "/contacts/{contact_id}/tags/{tag_id}",
+    status_code=204,
+    responses=NOT_FOUND,
+    summary="Remove a tag from a contact (204 even when it was not applied)",
+)
+async def remove_tag(contact_id: ContactId, tag_id: TagId, session: SessionDep, principal: PrincipalDep) -> Response:
+    await contact_service.remove_tag(session, account_id=principal.account_id, contact_id=contact_id, tag_id=tag_id)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/contacts/{contact_id}/unsubscribe",
+    status_code=204,
+    responses=NOT_FOUND,
+    summary="Unsubscribe a contact from all mailings",
+)
+async def unsubscribe(contact_id: ContactId, session: SessionDep, principal: PrincipalDep) -> Response:
+    await contact_service.unsubscribe(session, account_id=principal.account_id, contact_id=contact_id)
+    return Response(status_code=204)

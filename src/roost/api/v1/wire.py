@@ -1,0 +1,51 @@
+"""Wire types shared by the /v1 schemas: timestamps, ids, strings, emails."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+MAX_ID = 2**63 - 1
+
+
+def _format_time(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# "YYYY-MM-DD HH:MM:SS" in UTC, null when unset (CONVENTIONS §5).
+V1Time = Annotated[datetime | None, PlainSerializer(_format_time, return_type=str | None)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+Name = Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
+
+
+def _check_email(value: str) -> str:
+    value = value.strip()
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError("The {attr} must be a valid email address.") from None
+    return value
+
+
+Email = Annotated[str, Field(max_length=254), AfterValidator(_check_email)]
+
+
+def _field_value(value: Any) -> Any:
+    # Numbers are accepted and stored as text (a phone number sent as 12345 is still a phone number).
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+FieldValue = Annotated[str, BeforeValidator(_field_value), Field(max_length=10000)]
+
+
+class WireIn(BaseModel):
+    """Request bodies: unknown properties are ignored (CONVENTIONS §5)."""
+
+    model_config = ConfigDict(extra="ignore")

@@ -1,0 +1,76 @@
+"""Personal Access Tokens and authentication (CONVENTIONS §3)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roost.account import service as account_service
+from roost.auth.repository import TokenRepository, token_with_account
+from roost.auth.types import SCOPES, Principal
+from roost.errors import Invalid, NotFound, Unauthenticated
+from roost.kit.clock import utcnow, utcnow_seconds
+from roost.kit.secrets import hash_token, new_token
+from roost.models import AccessToken
+
+
+def parse_scopes(raw: str | list[str]) -> frozenset[str]:
+    """Scopes from "read,write" or a list; unknown or empty sets are invalid."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    scopes = frozenset(item.strip() for item in items if item.strip())
+    unknown = scopes - set(SCOPES)
+    if not scopes or unknown:
+        raise Invalid.field("scopes", f"The scopes must be a non-empty subset of {', '.join(SCOPES)}.")
+    return scopes
+
+
+async def create_token(
+    session: AsyncSession, *, account_id: int, scopes: frozenset[str], name: str = ""
+) -> tuple[AccessToken, str]:
+    """Issue a PAT; the plain token is returned once and only its hash is stored."""
+    await account_service.get(session, account_id=account_id)
+    plain = new_token("roost_pat")
+    token = TokenRepository(session, account_id).add(
+        AccessToken(
+            account_id=account_id,
+            name=name,
+            kind="pat",
+            token_hash=hash_token(plain),
+            scopes=",".join(sorted(scopes)),
+        )
+    )
+    await session.flush()
+    return token, plain
+
+
+async def list_tokens(session: AsyncSession, *, account_id: int) -> list[AccessToken]:
+    """Every token of the account, revoked ones included."""
+    return await TokenRepository(session, account_id).all()
+
+
+async def revoke_token(session: AsyncSession, *, account_id: int, token_id: int) -> AccessToken:
+    """Revoke a token at once; later requests with it answer 401."""
+    token = await TokenRepository(session, account_id).get(token_id)
+    if token is None:
+        raise NotFound()
+    if token.revoked_at is None:
+        token.revoked_at = utcnow_seconds()
+    return token
+
+
+async def authenticate(session: AsyncSession, *, token: str) -> Principal:
+    """The principal behind a presented token, or Unauthenticated."""
+    found = await token_with_account(session, hash_token(token))
+    if found is None:
+        raise Unauthenticated()
+    access_token, account = found
+    if access_token.revoked_at is not None:
+        raise Unauthenticated()
+    if access_token.expires_at is not None and access_token.expires_at <= utcnow():
+        raise Unauthenticated()
+    return Principal(
+        account_id=account.id,
+        workspace_id=account.workspace_id,
+        scopes=frozenset(access_token.scopes.split(",")),
+        token_id=access_token.id,
+        last_seen_at=account.last_seen_at,
+    )

@@ -1,0 +1,54 @@
+"""One typed settings object; the only place that reads the environment (ROOST_ prefix)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROOST_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("."), description="Where the SQLite file and generated secrets live.")
+    database_url: str = Field(default="", description="sqlite:///file.db or postgresql://user@host:port/db")
+    base_url: str = Field(default="http://localhost:8000", description="Public URL used in links and emails.")
+    smtp_url: str | None = Field(default=None, description="smtp://… or smtps://…; unset captures mail in the database.")
+    redis_url: str | None = Field(default=None, description="Shares rate limits across processes when set.")
+    rate_limit: str = Field(default="5/second", description="Per-account API limit in `limits` notation; 0 turns it off.")
+    secret_key: str = Field(default="", description="Signs links and tokens; generated and stored in data_dir when unset.")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'roost.db').resolve()}"
+
+    @property
+    def rate_limit_enabled(self) -> bool:
+        return self.rate_limit.strip() not in ("", "0")
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The configured key, else one generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / ".roost-secret-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

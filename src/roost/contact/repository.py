@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select
+
+from roost.contact.types import TagLink
+from roost.db.repository import ScopedRepository
+from roost.models import Contact, ContactTag, Tag
+
+
+def _full_name() -> ColumnElement[str]:
+    return func.lower(func.coalesce(Contact.first_name, "") + " " + func.coalesce(Contact.last_name, ""))
+
+
+class ContactRepository(ScopedRepository[Contact]):
+    model = Contact
+
+    def search_filter(self, search_by: str, pattern: str) -> ColumnElement[bool] | None:
+        if search_by == "email":
+            return func.lower(Contact.email).like(pattern, escape="\\")
+        if search_by == "tag":
+            # One set of ids, computed once; a correlated EXISTS would probe the tag index per contact.
+            tagged = (
+                select(ContactTag.contact_id)
+                .join(Tag, Tag.id == ContactTag.tag_id)
+                .where(Tag.account_id == self.account_id, func.lower(Tag.name).like(pattern, escape="\\"))
+            )
+            return Contact.id.in_(tagged)
+        return _full_name().like(pattern, escape="\\")
+
+    def order_column(self, order_by: str) -> ColumnElement[Any]:
+        columns: dict[str, ColumnElement[Any]] = {
+            "name": _full_name(),
+            "email": func.lower(Contact.email),
+            "confirmed_at": Contact.confirmed_at,
+            "subscribed_at": Contact.subscribed_at,
+        }
+        return columns[order_by]
+
+    async def by_email(self, email: str) -> Contact | None:
+        row: Contact | None = await self.session.scalar(
+            self.scoped().where(func.lower(Contact.email) == email.lower())
+        )
+        return row
+
+    async def tags_of(self, contact_ids: Sequence[int]) -> dict[int, list[TagLink]]:
+        """Tag links of several contacts in one query, in the order they were applied."""
+        if not contact_ids:
+            return {}
+        rows = await self.session.execute(
+            select(ContactTag.contact_id, Tag.id, Tag.name, ContactTag.tagged_at)
+            .join(Tag, Tag.id == ContactTag.tag_id)
+            .where(ContactTag.account_id == self.account_id, ContactTag.contact_id.in_(contact_ids))
+            .order_by(ContactTag.contact_id, ContactTag.tagged_at, Tag.id)
+        )
+        links: dict[int, list[TagLink]] = defaultdict(list)
+        for contact_id, tag_id, name, tagged_at in rows:
+            links[contact_id].append(TagLink(tag_id=tag_id, name=name, tagged_at=tagged_at))
+        return links
+
+    async def tag_ids_of(self, contact_id: int) -> set[int]:
+        rows = await self.session.scalars(
+            select(ContactTag.tag_id).where(
+                ContactTag.account_id == self.account_id, ContactTag.contact_id == contact_id
+            )
+        )
+        return set(rows)
+
+    def link_tag(self, link: ContactTag) -> None:
+        self.session.add(link)
+
+    async def unlink_tag(self, contact_id: int, tag_id: int) -> bool:
+        """Remove one tag from one contact; True when it was applied."""
+        result = await self.session.execute(
+            delete(ContactTag).where(
+                ContactTag.account_id == self.account_id,
+                ContactTag.contact_id == contact_id,
+                ContactTag.tag_id == tag_id,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,232 @@
+"""Contacts (CONVENTIONS §7: contacts)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roost import events
+from roost.contact.repository import ContactRepository
+from roost.contact.types import ContactView
+from roost.errors import Invalid, NotFound
+from roost.field import service as field_service
+from roost.kit.clock import utcnow_seconds
+from roost.kit.paging import ListParams, Page
+from roost.models import Contact, ContactTag
+from roost.tag import service as tag_service
+
+SEARCH_BY = ("name", "email", "tag")
+ORDER_BY = ("name", "email", "confirmed_at", "subscribed_at")
+MAX_VALUE_LENGTH = {"text": 1000, "textarea": 10000}
+
+FieldValues = Mapping[str, str | None]
+
+
+async def _view(repo: ContactRepository, contact: Contact) -> ContactView:
+    tags = await repo.tags_of([contact.id])
+    return ContactView(contact=contact, tags=tags.get(contact.id, []))
+
+
+async def _get_row(repo: ContactRepository, contact_id: int) -> Contact:
+    contact = await repo.get(contact_id)
+    if contact is None:
+        raise NotFound()
+    return contact
+
+
+def check_ipaddress(value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise Invalid.field("ipaddress", "The ipaddress must be a valid IP address.") from None
+
+
+async def _check_unique_email(repo: ContactRepository, email: str, *, except_id: int | None = None) -> None:
+    existing = await repo.by_email(email)
+    if existing is not None and existing.id != except_id:
+        raise Invalid.field("email", "The email has already been taken.")
+
+
+async def _check_fields(session: AsyncSession, account_id: int, values: FieldValues) -> dict[str, Any]:
+    """Every key must be a defined field (422 naming it); values are bounded by the field type."""
+    defined = await field_service.all_fields(session, account_id=account_id)
+    errors: dict[str, list[str]] = {}
+    for key, value in values.items():
+        field = defined.get(key)
+        if field is None:
+            errors[f"fields.{key}"] = [f"The fields.{key} field is not a defined custom field."]
+        elif value is not None and len(value) > MAX_VALUE_LENGTH.get(field.type, 1000):
+            limit = MAX_VALUE_LENGTH.get(field.type, 1000)
+            errors[f"fields.{key}"] = [f"The fields.{key} may not be greater than {limit} characters."]
+    if errors:
+        raise Invalid(errors)
+    return {key: field.default for key, field in defined.items() if field.default and not field.builtin}
+
+
+def _apply_fields(contact: Contact, values: FieldValues) -> list[str]:
+    """Merge values into the contact (None clears); the keys that really changed."""
+    changed: list[str] = []
+    custom = dict(contact.fields)
+    for key, value in values.items():
+        if key in field_service.BUILTIN_KEYS:
+            if getattr(contact, key) != value:
+                setattr(contact, key, value)
+                changed.append(key)
+        elif value is None:
+            if custom.pop(key, None) is not None:
+                changed.append(key)
+        elif custom.get(key) != value:
+            custom[key] = value
+            changed.append(key)
+    contact.fields = custom
+    return changed
+
+
+async def list(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[ContactView]:
+    """A page of contacts with their tags (two queries whatever the page size)."""
+    repo = ContactRepository(session, account_id)
+    page = await repo.page(params)
+    tags = await repo.tags_of([contact.id for contact in page.items])
+    views = [ContactView(contact=c, tags=tags.get(c.id, [])) for c in page.items]
+    return Page(items=views, total=page.total, page=page.page, per_page=page.per_page)
+
+
+async def get(session: AsyncSession, *, account_id: int, contact_id: int) -> ContactView:
+    """One contact with its tags, or NotFound."""
+    repo = ContactRepository(session, account_id)
+    return await _view(repo, await _get_row(repo, contact_id))
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    email: str,
+    fields: FieldValues,
+    ipaddress: str | None = None,
+    form_id: int | None = None,
+) -> ContactView:
+    """Create a contact, active and confirmed at once when no form is given (CONVENTIONS §7)."""
+    repo = ContactRepository(session, account_id)
+    if form_id is not None:
+        # Forms arrive with the v1-surface work; until then no form id can exist.
+        raise Invalid.field("form_id", "The selected form id is invalid.")
+    check_ipaddress(ipaddress)
+    defaults = await _check_fields(session, account_id, fields)
+    await _check_unique_email(repo, email)
+    now = utcnow_seconds()
+    contact = repo.add(
+        Contact(
+            account_id=account_id,
+            email=email,
+            fields={},
+            ipaddress=ipaddress,
+            status="active",
+            subscribed_at=now,
+            confirmed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    _apply_fields(contact, {**defaults, **fields})
+    await session.flush()
+    events.record(session, account_id=account_id, type="contact.created", contact_id=contact.id)
+    return ContactView(contact=contact)
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    contact_id: int,
+    email: str | None = None,
+    fields: FieldValues | None = None,
+    ipaddress: str | None = None,
+    clear_ipaddress: bool = False,
+) -> ContactView:
+    """Merge changes into a contact: only what is given changes, a null field value clears it."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    changed: list[str] = []
+    if fields:
+        await _check_fields(session, account_id, fields)
+        changed += _apply_fields(contact, fields)
+    if email is not None and email != contact.email:
+        await _check_unique_email(repo, email, except_id=contact.id)
+        contact.email = email
+        changed.append("email")
+    if ipaddress is not None or clear_ipaddress:
+        check_ipaddress(ipaddress)
+        if contact.ipaddress != ipaddress:
+            contact.ipaddress = ipaddress
+            changed.append("ipaddress")
+    if changed:
+        contact.updated_at = utcnow_seconds()
+        events.record(
+            session, account_id=account_id, type="contact.updated", contact_id=contact.id, data={"changed": changed}
+        )
+    await session.flush()
+    return await _view(repo, contact)
+
+
+async def delete(session: AsyncSession, *, account_id: int, contact_id: int) -> None:
+    """Delete a contact and its personal data; the event keeps only the id (CONVENTIONS §7)."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    await repo.delete(contact)
+    events.record(session, account_id=account_id, type="contact.deleted", contact_id=contact_id)
+
+
+async def apply_tags(session: AsyncSession, *, account_id: int, contact_id: int, names: Sequence[str]) -> ContactView:
+    """Apply tags by name, creating missing ones; re-applying is a no-op (CONVENTIONS §7)."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    tags = await tag_service.get_or_create(session, account_id=account_id, names=names)
+    already = await repo.tag_ids_of(contact.id)
+    now = utcnow_seconds()
+    for tag in tags:
+        if tag.id in already:
+            continue
+        repo.link_tag(ContactTag(contact_id=contact.id, tag_id=tag.id, account_id=account_id, tagged_at=now))
+        events.record(
+            session,
+            account_id=account_id,
+            type="tag.applied",
+            contact_id=contact.id,
+            data={"tag_id": tag.id, "tag": tag.name},
+        )
+    await session.flush()
+    return await _view(repo, contact)
+
+
+async def remove_tag(session: AsyncSession, *, account_id: int, contact_id: int, tag_id: int) -> None:
+    """Remove a tag from a contact; unknown tag: NotFound; not applied: nothing happens."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    tag = await tag_service.get(session, account_id=account_id, tag_id=tag_id)
+    if await repo.unlink_tag(contact.id, tag.id):
+        events.record(
+            session,
+            account_id=account_id,
+            type="tag.removed",
+            contact_id=contact.id,
+            data={"tag_id": tag.id, "tag": tag.name},
+        )
+
+
+async def unsubscribe(session: AsyncSession, *, account_id: int, contact_id: int) -> None:
+    """Stop all marketing mail to the contact (CONVENTIONS §7: DELETE /unsubscribe)."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    if contact.status == "unsubscribed":
+        return
+    now = utcnow_seconds()
+    contact.status = "unsubscribed"
+    contact.unsubscribed_at = now
+    contact.updated_at = now
+    events.record(session, account_id=account_id, type="contact.unsubscribed", contact_id=contact.id)

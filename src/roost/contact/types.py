@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from roost.models import Contact
+
+
+@dataclass(frozen=True, slots=True)
+class TagLink:
+    tag_id: int
+    name: str
+    tagged_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContactView:
+    """A contact with what its wire shapes show beside it."""
+
+    contact: Contact
+    tags: list[TagLink] = field(default_factory=list)

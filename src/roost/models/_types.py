@@ -1,0 +1,23 @@
+"""Column shorthands shared by the models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import mapped_column
+
+from roost.db import UTCDateTime
+from roost.kit.clock import utcnow_seconds
+
+# BIGINT on PostgreSQL; plain INTEGER on SQLite so that it stays the rowid alias.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+IdPk = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=True)]
+AccountFk = Annotated[int, mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"), index=True)]
+Timestamp = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow_seconds)]
+MaybeTimestamp = Annotated[datetime | None, mapped_column(UTCDateTime(), nullable=True)]
+JsonObject = Annotated[dict[str, Any], mapped_column(JsonDoc, default=dict)]

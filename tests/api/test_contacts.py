@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roost.models import Event
+from tests.helpers import Api, Tenant
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+
+
+async def _events(sessionmaker: async_sessionmaker[AsyncSession], account: Tenant) -> list[tuple[str, Any]]:
+    async with sessionmaker() as session:
+        rows = await session.scalars(select(Event).where(Event.account_id == account.id).order_by(Event.id))
+        return [(event.type, event.contact_id) for event in rows]
+
+
+async def test_create_contact_as_in_the_seed(api: Api) -> None:
+    await api.created("/fields", {"label": "Phone", "type": "text", "key": "phone"})
+    contact = await api.created(
+        "/contacts",
+        {
+            "email": "david.martin@example.net",
+            "fields": {"first_name": "David", "last_name": "Martin", "phone": "08765286542"},
+            "ipaddress": "192.168.10.100",
+        },
+    )
+    assert contact["email"] == "david.martin@example.net"
+    assert contact["fields"] == {"first_name": "David", "last_name": "Martin", "phone": "08765286542"}
+    assert contact["ipaddress"] == "192.168.10.100"
+    assert contact["tags"] == [] and contact["sequences"] == []
+    assert contact["status"] == "active"
+    # Without a form the contact is confirmed at once (CONVENTIONS §7).
+    assert TIMESTAMP.match(contact["subscribed_at"]) and contact["confirmed_at"] == contact["subscribed_at"]
+    assert TIMESTAMP.match(contact["created_at"])
+    fetched = await api.get(f"/contacts/{contact['contact_id']}")
+    assert fetched.json() == contact
+
+
+async def test_email_is_validated_and_unique_ignoring_case(api: Api) -> None:
+    await api.created("/contacts", {"email": "Someone@Example.com"})
+    duplicate = await api.post("/contacts", {"email": "someone@example.COM"})
+    assert duplicate.status_code == 422
+    assert duplicate.json()["errors"] == {"email": ["The email has already been taken."]}
+    for bad in ("not-an-email", "a@", "@b.com", "a b@c.com", 5):
+        response = await api.post("/contacts", {"email": bad})
+        assert response.status_code == 422, bad
+        assert "email" in response.json()["errors"]
+    assert (await api.get("/contacts")).json()["meta"]["total"] == 1
+
+
+async def test_unknown_field_keys_and_bad_ip_are_refused(api: Api) -> None:
+    unknown = await api.post("/contacts", {"email": "x@example.com", "fields": {"shoe_size": "44"}})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"] == {"fields.shoe_size": ["The fields.shoe_size field is not a defined custom field."]}
+    bad_ip = await api.post("/contacts", {"email": "x@example.com", "ipaddress": "300.1.1.1"})
+    assert bad_ip.json()["errors"] == {"ipaddress": ["The ipaddress must be a valid IP address."]}
+    ipv6 = await api.created("/contacts", {"email": "x@example.com", "ipaddress": "2001:db8::1"})
+    assert ipv6["ipaddress"] == "2001:db8::1"
+    nested = await api.post("/contacts", {"email": "y@example.com", "fields": {"first_name": {"a": 1}}})
+    assert nested.status_code == 422
+    assert list(nested.json()["errors"]) == ["fields.first_name"]
+
+
+async def test_unknown_form_is_refused(api: Api) -> None:
+    response = await api.post("/contacts", {"email": "f@example.com", "form_id": 12345})
+    assert response.status_code == 422
+    assert "form_id" in response.json()["errors"]
+
+
+async def test_patch_merges_and_null_clears(api: Api) -> None:
+    await api.created("/fields", {"label": "Phone", "type": "text", "key": "phone"})
+    contact = await api.created(
+        "/contacts",
+        {"email": "david.martin@example.net", "fields": {"first_name": "David", "last_name": "Martin", "phone": "1"}},
+    )
+    path = f"/contacts/{contact['contact_id']}"
+    patched = await api.patch(path, {"email": "david.martinez@example.net", "fields": {"last_name": "Martinez"}})
+    assert patched.status_code == 200
+    body = patched.json()
+    assert body["email"] == "david.martinez@example.net"
+    assert body["fields"] == {"first_name": "David", "last_name": "Martinez", "phone": "1"}
+
+    cleared = (await api.patch(path, {"fields": {"phone": None, "first_name": None}})).json()
+    assert cleared["fields"] == {"first_name": None, "last_name": "Martinez"}
+    assert cleared["email"] == "david.martinez@example.net"
+
+    unchanged = (await api.patch(path, {})).json()
+    assert unchanged == cleared
+
+
+async def test_patch_cannot_take_another_contacts_email(api: Api) -> None:
+    await api.created("/contacts", {"email": "one@example.com"})
+    two = await api.created("/contacts", {"email": "two@example.com"})
+    response = await api.patch(f"/contacts/{two['contact_id']}", {"email": "ONE@example.com"})
+    assert response.status_code == 422
+    assert (await api.get(f"/contacts/{two['contact_id']}")).json()["email"] == "two@example.com"
+
+
+async def test_apply_and_remove_tags(api: Api, sessionmaker: async_sessionmaker[AsyncSession], account: Tenant) -> None:
+    contact = await api.created("/contacts", {"email": "t@example.com"})
+    path = f"/contacts/{contact['contact_id']}"
+    tagged = await api.post(f"{path}/tags", {"tags": ["Special", "VIP"]})
+    assert tagged.status_code == 201
+    names = [t["name"] for t in tagged.json()["tags"]]
+    assert names == ["Special", "VIP"]
+    assert all(TIMESTAMP.match(t["tagged_at"]) for t in tagged.json()["tags"])
+
+    again = await api.post(f"{path}/tags", {"tags": ["vip", "New"]})
+    assert [t["name"] for t in again.json()["tags"]] == ["Special", "VIP", "New"]
+    tags = (await api.get("/tags")).json()
+    assert tags["meta"]["total"] == 3  # "vip" matched the existing VIP tag
+
+    vip_id = next(t["tag_id"] for t in again.json()["tags"] if t["name"] == "VIP")
+    assert (await api.delete(f"{path}/tags/{vip_id}")).status_code == 204
+    assert (await api.delete(f"{path}/tags/{vip_id}")).status_code == 204  # not applied: still 204
+    assert (await api.delete(f"{path}/tags/999999999")).status_code == 404
+    after = (await api.get(path)).json()
+    assert [t["name"] for t in after["tags"]] == ["Special", "New"]
+
+    events = await _events(sessionmaker, account)
+    cid = contact["contact_id"]
+    assert events == [
+        ("contact.created", cid),
+        ("tag.applied", cid),
+        ("tag.applied", cid),
+        ("tag.applied", cid),
+        ("tag.removed", cid),
+    ]
+
+
+async def test_deleting_a_tag_untags_contacts_without_events(
+    api: Api, sessionmaker: async_sessionmaker[AsyncSession], account: Tenant
+) -> None:
+    contact = await api.created("/contacts", {"email": "t@example.com"})
+    tagged = (await api.post(f"/contacts/{contact['contact_id']}/tags", {"tags": ["Gone"]})).json()
+    await api.delete(f"/tags/{tagged['tags'][0]['tag_id']}")
+    assert (await api.get(f"/contacts/{contact['contact_id']}")).json()["tags"] == []
+    assert [e for e, _ in await _events(sessionmaker, account)] == ["contact.created", "tag.applied"]
+
+
+async def test_tags_body_is_validated(api: Api) -> None:
+    contact = await api.created("/contacts", {"email": "t@example.com"})
+    path = f"/contacts/{contact['contact_id']}/tags"
+    assert (await api.post(path, {"tags": []})).status_code == 422
+    assert (await api.post(path, {"tags": "VIP"})).status_code == 422
+    wrong_item = await api.post(path, {"tags": ["ok", 3]})
+    assert wrong_item.json()["errors"] == {"tags.1": ["The tags.1 must be a string."]}
+    assert (await api.get("/tags")).json()["meta"]["total"] == 0
+
+
+async def test_unsubscribe_and_delete(api: Api, sessionmaker: async_sessionmaker[AsyncSession], account: Tenant) -> None:
+    contact = await api.created("/contacts", {"email": "u@example.com"})
+    path = f"/contacts/{contact['contact_id']}"
+    response = await api.delete(f"{path}/unsubscribe")
+    assert response.status_code == 204
+    assert (await api.get(path)).json()["status"] == "unsubscribed"
+    assert (await api.delete(f"{path}/unsubscribe")).status_code == 204
+    assert (await api.delete(path)).status_code == 204
+    assert (await api.get(path)).status_code == 404
+    assert (await api.delete(path)).status_code == 404
+    assert [e for e, _ in await _events(sessionmaker, account)] == [
+        "contact.created",
+        "contact.unsubscribed",
+        "contact.deleted",
+    ]
+
+
+async def test_contact_search_and_order(api: Api) -> None:
+    people = [
+        ("ann@alpha.com", "Ann", "Zed", ["Paid"]),
+        ("bob@beta.com", "Bob", "Young", ["Free"]),
+        ("cat@alpha.com", "Cat", "Xavier", ["Paid", "VIP"]),
+    ]
+    for email, first, last, tags in people:
+        created = await api.created("/contacts", {"email": email, "fields": {"first_name": first, "last_name": last}})
+        await api.post(f"/contacts/{created['contact_id']}/tags", {"tags": tags})
+
+    async def emails(**params: Any) -> list[str]:
+        response = await api.get("/contacts", **params)
+        assert response.status_code == 200, response.text
+        return [c["email"] for c in response.json()["data"]]
+
+    assert await emails() == ["cat@alpha.com", "bob@beta.com", "ann@alpha.com"]
+    assert await emails(keyword="ann zed") == ["ann@alpha.com"]  # search_by defaults to name
+    assert await emails(search_by="email", keyword="ALPHA") == ["cat@alpha.com", "ann@alpha.com"]
+    assert await emails(search_by="tag", keyword="paid") == ["cat@alpha.com", "ann@alpha.com"]
+    assert await emails(search_by="tag", keyword="vip") == ["cat@alpha.com"]
+    assert await emails(search_by="tag", keyword="nothing") == []
+    assert await emails(order_by="name", sort="asc") == ["ann@alpha.com", "bob@beta.com", "cat@alpha.com"]
+    assert await emails(order_by="email", sort="desc") == ["cat@alpha.com", "bob@beta.com", "ann@alpha.com"]
+    listed = (await api.get("/contacts", search_by="tag", keyword="paid")).json()
+    cat = listed["data"][0]
+    assert [t["name"] for t in cat["tags"]] == ["Paid", "VIP"]
+    bad = await api.get("/contacts", search_by="phone")
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == {"search_by": ["The selected search by is invalid."]}
+    assert (await api.get("/contacts", order_by="created_at")).status_code == 422

@@ -1,0 +1,53 @@
+"""Small helpers for talking to the API in tests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An account made for one test, with a token for it."""
+
+    id: int
+    workspace_id: uuid.UUID
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Api:
+    """An account's view of /v1: each call asserts nothing, tests assert on the response."""
+
+    def __init__(self, client: httpx.AsyncClient, account: Tenant) -> None:
+        self.client = client
+        self.account = account
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.client.get(f"/v1{path}", params=params, headers=self.account.headers)
+
+    async def post(self, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.client.post(f"/v1{path}", json=body, headers=self.account.headers, **kwargs)
+
+    async def patch(self, path: str, body: Any) -> httpx.Response:
+        return await self.client.patch(f"/v1{path}", json=body, headers=self.account.headers)
+
+    async def put(self, path: str, body: Any) -> httpx.Response:
+        return await self.client.put(f"/v1{path}", json=body, headers=self.account.headers)
+
+    async def delete(self, path: str) -> httpx.Response:
+        return await self.client.delete(f"/v1{path}", headers=self.account.headers)
+
+    async def created(self, path: str, body: Any) -> dict[str, Any]:
+        """POST that must succeed with 201; the resource."""
+        response = await self.post(path, body)
+        assert response.status_code == 201, response.text
+        data: dict[str, Any] = response.json()
+        return data
