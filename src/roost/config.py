@@ -16,10 +16,16 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("."), description="Where the SQLite file and generated secrets live.")
     database_url: str = Field(default="", description="sqlite:///file.db or postgresql://user@host:port/db")
     base_url: str = Field(default="http://localhost:8000", description="Public URL used in links and emails.")
-    smtp_url: str | None = Field(default=None, description="smtp://… or smtps://…; unset captures mail in the database.")
+    smtp_url: str | None = Field(
+        default=None, description="smtp://… or smtps://…; unset captures mail in the database."
+    )
     redis_url: str | None = Field(default=None, description="Shares rate limits across processes when set.")
-    rate_limit: str = Field(default="5/second", description="Per-account API limit in `limits` notation; 0 turns it off.")
-    secret_key: str = Field(default="", description="Signs links and tokens; generated and stored in data_dir when unset.")
+    rate_limit: str = Field(
+        default="5/second", description="Per-account API limit in `limits` notation; 0 turns it off."
+    )
+    secret_key: str = Field(
+        default="", description="Signs links and tokens; generated and stored in data_dir when unset."
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
 

@@ -31,10 +31,12 @@ async def test_create_contact_as_in_the_seed(api: Api) -> None:
     assert contact["email"] == "david.martin@example.net"
     assert contact["fields"] == {"first_name": "David", "last_name": "Martin", "phone": "08765286542"}
     assert contact["ipaddress"] == "192.168.10.100"
-    assert contact["tags"] == [] and contact["sequences"] == []
+    assert contact["tags"] == []
+    assert contact["sequences"] == []
     assert contact["status"] == "active"
     # Without a form the contact is confirmed at once (CONVENTIONS §7).
-    assert TIMESTAMP.match(contact["subscribed_at"]) and contact["confirmed_at"] == contact["subscribed_at"]
+    assert TIMESTAMP.match(contact["subscribed_at"])
+    assert contact["confirmed_at"] == contact["subscribed_at"]
     assert TIMESTAMP.match(contact["created_at"])
     fetched = await api.get(f"/contacts/{contact['contact_id']}")
     assert fetched.json() == contact
@@ -55,7 +57,9 @@ async def test_email_is_validated_and_unique_ignoring_case(api: Api) -> None:
 async def test_unknown_field_keys_and_bad_ip_are_refused(api: Api) -> None:
     unknown = await api.post("/contacts", {"email": "x@example.com", "fields": {"shoe_size": "44"}})
     assert unknown.status_code == 422
-    assert unknown.json()["errors"] == {"fields.shoe_size": ["The fields.shoe_size field is not a defined custom field."]}
+    assert unknown.json()["errors"] == {
+        "fields.shoe_size": ["The fields.shoe_size field is not a defined custom field."]
+    }
     bad_ip = await api.post("/contacts", {"email": "x@example.com", "ipaddress": "300.1.1.1"})
     assert bad_ip.json()["errors"] == {"ipaddress": ["The ipaddress must be a valid IP address."]}
     ipv6 = await api.created("/contacts", {"email": "x@example.com", "ipaddress": "2001:db8::1"})
@@ -152,7 +156,9 @@ async def test_tags_body_is_validated(api: Api) -> None:
     assert (await api.get("/tags")).json()["meta"]["total"] == 0
 
 
-async def test_unsubscribe_and_delete(api: Api, sessionmaker: async_sessionmaker[AsyncSession], account: Tenant) -> None:
+async def test_unsubscribe_and_delete(
+    api: Api, sessionmaker: async_sessionmaker[AsyncSession], account: Tenant
+) -> None:
     contact = await api.created("/contacts", {"email": "u@example.com"})
     path = f"/contacts/{contact['contact_id']}"
     response = await api.delete(f"{path}/unsubscribe")

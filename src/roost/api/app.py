@@ -34,9 +34,7 @@ Roost serves two APIs from one process:
 def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
     engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
-    limiter = (
-        RateLimiter(settings.rate_limit, redis_url=settings.redis_url) if settings.rate_limit_enabled else None
-    )
+    limiter = RateLimiter(settings.rate_limit, redis_url=settings.redis_url) if settings.rate_limit_enabled else None
     state = AppState(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), limiter=limiter)
 
     @contextlib.asynccontextmanager

@@ -49,8 +49,10 @@ def sentence(error: dict[str, Any], path: str) -> str:
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
     if kind == "string_too_short":
-        template = "The {attr} field is required." if ctx.get("min_length") == 1 else (
-            "The {attr} must be at least {min_length} characters."
+        template = (
+            "The {attr} field is required."
+            if ctx.get("min_length") == 1
+            else ("The {attr} must be at least {min_length} characters.")
         )
     elif kind == "value_error" and isinstance(ctx.get("error"), Exception):
         return str(ctx["error"]).format(attr=_attribute(path))

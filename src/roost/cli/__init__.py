@@ -187,7 +187,9 @@ def token_list(account: Annotated[int, typer.Option("--account")], as_json: Json
         return
     table = Table("id", "name", "scopes", "created", "revoked")
     for row in rows:
-        table.add_row(str(row["token_id"]), row["name"], ",".join(row["scopes"]), row["created_at"], row["revoked_at"] or "")
+        table.add_row(
+            str(row["token_id"]), row["name"], ",".join(row["scopes"]), row["created_at"], row["revoked_at"] or ""
+        )
     Console().print(table)
 
 

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import QueryableAttribute
 
 from roost.contact.types import TagLink
 from roost.db.repository import ScopedRepository
@@ -31,8 +32,8 @@ class ContactRepository(ScopedRepository[Contact]):
             return Contact.id.in_(tagged)
         return _full_name().like(pattern, escape="\\")
 
-    def order_column(self, order_by: str) -> ColumnElement[Any]:
-        columns: dict[str, ColumnElement[Any]] = {
+    def order_column(self, order_by: str) -> ColumnElement[Any] | QueryableAttribute[Any]:
+        columns: dict[str, ColumnElement[Any] | QueryableAttribute[Any]] = {
             "name": _full_name(),
             "email": func.lower(Contact.email),
             "confirmed_at": Contact.confirmed_at,
@@ -41,9 +42,7 @@ class ContactRepository(ScopedRepository[Contact]):
         return columns[order_by]
 
     async def by_email(self, email: str) -> Contact | None:
-        row: Contact | None = await self.session.scalar(
-            self.scoped().where(func.lower(Contact.email) == email.lower())
-        )
+        row: Contact | None = await self.session.scalar(self.scoped().where(func.lower(Contact.email) == email.lower()))
         return row
 
     async def tags_of(self, contact_ids: Sequence[int]) -> dict[int, list[TagLink]]:

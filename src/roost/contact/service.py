@@ -87,7 +87,7 @@ def _apply_fields(contact: Contact, values: FieldValues) -> list[str]:
     return changed
 
 
-async def list(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[ContactView]:
+async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[ContactView]:
     """A page of contacts with their tags (two queries whatever the page size)."""
     repo = ContactRepository(session, account_id)
     page = await repo.page(params)

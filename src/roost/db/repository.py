@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, asc, desc, func, select
+from sqlalchemy import ColumnElement, Select, UnaryExpression, asc, desc, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from roost.db.base import Base
 from roost.kit.paging import ListParams, Page, like_pattern
@@ -26,7 +27,7 @@ class ScopedRepository(Generic[M]):
         self.session = session
         self.account_id = account_id
 
-    def scoped(self) -> Select[tuple[M]]:
+    def scoped(self) -> Select[M]:
         return select(self.model).where(self.model.account_id == self.account_id)
 
     async def get(self, id_: int) -> M | None:
@@ -46,10 +47,10 @@ class ScopedRepository(Generic[M]):
         """The WHERE clause for `keyword`, matched as a lower-cased LIKE pattern."""
         raise NotImplementedError
 
-    def order_column(self, order_by: str) -> ColumnElement[Any]:
+    def order_column(self, order_by: str) -> ColumnElement[Any] | QueryableAttribute[Any]:
         raise NotImplementedError
 
-    async def page(self, params: ListParams, base: Select[tuple[M]] | None = None) -> Page[M]:
+    async def page(self, params: ListParams, base: Select[M] | None = None) -> Page[M]:
         stmt = base if base is not None else self.scoped()
         if params.keyword and params.search_by:
             clause = self.search_filter(params.search_by, like_pattern(params.keyword))
@@ -60,7 +61,7 @@ class ScopedRepository(Generic[M]):
         items = list((await self.session.scalars(stmt)).all())
         return Page(items=items, total=total, page=params.page, per_page=params.per_page)
 
-    def _ordering(self, params: ListParams) -> list[ColumnElement[Any]]:
+    def _ordering(self, params: ListParams) -> list[UnaryExpression[Any]]:
         if params.order_by:
             direction = desc if params.sort == "desc" else asc
             # id breaks ties so that pages never overlap or skip rows.

@@ -27,7 +27,7 @@ async def create_builtins(session: AsyncSession, *, account_id: int) -> None:
     await session.flush()
 
 
-async def list(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[CustomField]:
+async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[CustomField]:
     """A page of the account's fields, oldest first."""
     return await FieldRepository(session, account_id).page(params)
 

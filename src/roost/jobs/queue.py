@@ -66,10 +66,11 @@ async def claim(session: AsyncSession, *, limit: int, lease: timedelta) -> list[
     UPDATE … RETURNING is atomic under the database write lock.
     """
     now = utcnow()
+    # The one interpolation below is this constant locking clause; every value is a bind.
     skip_locked = " FOR UPDATE SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
     rows = await session.execute(
         text(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = :lease_end "
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = :lease_end "  # noqa: S608
             "WHERE id IN (SELECT id FROM jobs "
             "WHERE (state = 'queued' AND run_at <= :now) OR (state = 'running' AND locked_until < :now) "
             f"ORDER BY run_at, id LIMIT :limit{skip_locked}) "

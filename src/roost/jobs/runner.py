@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import traceback
 from datetime import timedelta
@@ -49,10 +50,8 @@ class Worker:
                 log.exception("claiming jobs failed")
                 claimed = 0
             if not claimed:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_interval)
-                except TimeoutError:
-                    pass
         log.info("worker stopped")
 
     async def _run(self, job: queue.ClaimedJob) -> None:

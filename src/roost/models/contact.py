@@ -16,9 +16,7 @@ class Contact(Base):
     """A subscriber. first/last name are columns (searched, ordered); other field values live in `fields`."""
 
     __tablename__ = "contacts"
-    __table_args__ = (
-        Index("ix_contacts_account_id_status", "account_id", "status"),
-    )
+    __table_args__ = (Index("ix_contacts_account_id_status", "account_id", "status"),)
 
     id: Mapped[IdPk]
     account_id: Mapped[AccountFk]

@@ -15,7 +15,7 @@ SEARCH_BY = ("name",)
 ORDER_BY = ("name",)
 
 
-async def list(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[Tag]:
+async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[Tag]:
     """A page of the account's tags."""
     return await TagRepository(session, account_id).page(params)
 

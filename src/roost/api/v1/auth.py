@@ -37,9 +37,7 @@ async def authenticate(request: Request, session: SessionDep, state: StateDep) -
             raise RateLimited(decision)
     if needed not in principal.scopes:
         raise Forbidden()
-    await account_service.touch_last_seen(
-        session, account_id=principal.account_id, last_seen_at=principal.last_seen_at
-    )
+    await account_service.touch_last_seen(session, account_id=principal.account_id, last_seen_at=principal.last_seen_at)
     return principal
 
 

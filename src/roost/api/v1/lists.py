@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: the query parameters are built fro
 Literal types, which FastAPI must see as objects, not strings.
 """
 
-
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -45,15 +44,15 @@ def list_params(
 ) -> Callable[..., ListParams]:
     """A dependency validating the resource's allowed sets; values outside them answer 422."""
     aliases = dict(order_aliases or {})
-    search_choices = Literal[search_by]  # type: ignore[valid-type]
-    order_choices = Literal[(*order_by, *aliases)]  # type: ignore[valid-type]
+    search_choices: Any = Literal[search_by]
+    order_choices: Any = Literal[(*order_by, *aliases)]
 
     def dependency(
         per_page: Annotated[int, Query(ge=1, le=100)] = 15,
         page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         keyword: Annotated[str | None, Query(max_length=255)] = None,
-        search_by: Annotated[search_choices | None, Query()] = None,  # type: ignore[valid-type]
-        order_by: Annotated[order_choices | None, Query()] = None,  # type: ignore[valid-type]
+        search_by: Annotated[search_choices | None, Query()] = None,
+        order_by: Annotated[order_choices | None, Query()] = None,
         sort: Annotated[Literal["asc", "desc"] | None, Query()] = None,
     ) -> ListParams:
         return ListParams(

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
+from roost.api.errors import BadRequest
 from roost.api.v1.schemas import ErrorOut, ValidationErrorOut
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -24,8 +25,13 @@ class V1Route(APIRoute):
         handler = super().get_route_handler()
 
         async def route_handler(request: Request) -> Response:
+            # PostgreSQL text cannot hold NUL; refuse it up front rather than fail in the database.
+            if b"%00" in request.scope.get("query_string", b""):
+                raise BadRequest("The query string must not contain NUL characters.")
             if request.method in _BODY_METHODS:
                 body = (await request.body()).strip() or b"{}"
+                if b"\\u0000" in body:
+                    raise BadRequest("The request body must not contain NUL characters.")
                 headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
                 scope = {**request.scope, "headers": [*headers, (b"content-type", b"application/json")]}
                 request = Request(scope, request.receive)

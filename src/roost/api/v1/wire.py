@@ -18,7 +18,9 @@ def _format_time(value: datetime | None) -> str | None:
 # "YYYY-MM-DD HH:MM:SS" in UTC, null when unset (CONVENTIONS §5).
 V1Time = Annotated[datetime | None, PlainSerializer(_format_time, return_type=str | None)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
-Name = Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
+Name = Annotated[
+    str, Field(min_length=1, max_length=255), BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)
+]
 
 
 def _check_email(value: str) -> str:

@@ -21,7 +21,7 @@ ContactList = Annotated[ListParams, Depends(list_params(contact_service.SEARCH_B
 
 @router.get("/contacts", response_model=PageOut[ContactOut], summary="List contacts")
 async def list_contacts(request: Request, session: SessionDep, principal: PrincipalDep, params: ContactList) -> Any:
-    page = await contact_service.list(session, account_id=principal.account_id, params=params)
+    page = await contact_service.list_page(session, account_id=principal.account_id, params=params)
     return envelope(request, page, ContactOut.of)
 
 
@@ -84,7 +84,9 @@ async def delete_contact(contact_id: ContactId, session: SessionDep, principal: 
     responses={**NOT_FOUND, **BAD_BODY},
     summary="Apply tags by name (missing tags are created; re-applying is a no-op)",
 )
-async def add_tags(contact_id: ContactId, body: ContactTagsIn, session: SessionDep, principal: PrincipalDep) -> ContactOut:
+async def add_tags(
+    contact_id: ContactId, body: ContactTagsIn, session: SessionDep, principal: PrincipalDep
+) -> ContactOut:
     view = await contact_service.apply_tags(
         session, account_id=principal.account_id, contact_id=contact_id, names=body.tags
     )

@@ -20,7 +20,7 @@ FieldList = Annotated[ListParams, Depends(list_params(field_service.SEARCH_BY, f
 
 @router.get("/fields", response_model=PageOut[FieldOut], summary="List custom fields (oldest first)")
 async def list_fields(request: Request, session: SessionDep, principal: PrincipalDep, params: FieldList) -> Any:
-    page = await field_service.list(session, account_id=principal.account_id, params=params)
+    page = await field_service.list_page(session, account_id=principal.account_id, params=params)
     return envelope(request, page, FieldOut.of)
 
 

@@ -20,7 +20,7 @@ TagList = Annotated[ListParams, Depends(list_params(tag_service.SEARCH_BY, tag_s
 
 @router.get("/tags", response_model=PageOut[TagOut], summary="List tags")
 async def list_tags(request: Request, session: SessionDep, principal: PrincipalDep, params: TagList) -> Any:
-    page = await tag_service.list(session, account_id=principal.account_id, params=params)
+    page = await tag_service.list_page(session, account_id=principal.account_id, params=params)
     return envelope(request, page, TagOut.of)
 
 
@@ -34,9 +34,7 @@ async def create_tag(body: TagIn, session: SessionDep, principal: PrincipalDep) 
     return TagOut.of(await tag_service.create(session, account_id=principal.account_id, name=body.name))
 
 
-@router.patch(
-    "/tags/{tag_id}", response_model=TagOut, responses={**NOT_FOUND, **BAD_BODY}, summary="Rename a tag"
-)
+@router.patch("/tags/{tag_id}", response_model=TagOut, responses={**NOT_FOUND, **BAD_BODY}, summary="Rename a tag")
 async def update_tag(tag_id: TagId, body: TagPatch, session: SessionDep, principal: PrincipalDep) -> TagOut:
     tag = await tag_service.update(session, account_id=principal.account_id, tag_id=tag_id, name=body.name)
     return TagOut.of(tag)

@@ -1,0 +1,82 @@
+"""Another account's id answers 404 on every route, always (CONVENTIONS §2).
+
+The walk is driven by the OpenAPI document, so a new route with an id in its path is
+covered as soon as it exists, and fails here until it has a sample body.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from tests.helpers import Api
+
+# A valid body per (method, path template), so that 404 cannot hide behind a 422.
+SAMPLE_BODIES: dict[tuple[str, str], Any] = {
+    ("PATCH", "/v1/tags/{tag_id}"): {"name": "renamed"},
+    ("PATCH", "/v1/fields/{field_id}"): {"label": "renamed"},
+    ("PATCH", "/v1/contacts/{contact_id}"): {"email": "renamed@example.com"},
+    ("POST", "/v1/contacts/{contact_id}/tags"): {"tags": ["x"]},
+}
+
+
+async def _victim_ids(victim: Api) -> dict[str, int]:
+    field = await victim.created("/fields", {"label": "Secret", "type": "text", "key": "secret"})
+    contact = await victim.created("/contacts", {"email": "victim@example.com", "fields": {"secret": "s3"}})
+    tagged = (await victim.post(f"/contacts/{contact['contact_id']}/tags", {"tags": ["Victim"]})).json()
+    return {"contact_id": contact["contact_id"], "tag_id": tagged["tags"][0]["tag_id"], "field_id": field["field_id"]}
+
+
+async def test_every_id_route_answers_404_to_another_account(
+    app: FastAPI, client: httpx.AsyncClient, api: Api, other_api: Api
+) -> None:
+    ids = await _victim_ids(api)
+    before = {path: (await api.get(path)).json() for path in ("/contacts", "/tags", "/fields")}
+    walked = 0
+    for path, operations in app.openapi()["paths"].items():
+        params = re.findall(r"{(\w+)}", path)
+        if not path.startswith("/v1/") or not params:
+            continue
+        assert set(params) <= set(ids), f"no victim id for {path}: extend _victim_ids"
+        url = path.format(**ids)
+        for method in operations:
+            upper = method.upper()
+            kwargs: dict[str, Any] = {"headers": other_api.account.headers}
+            if upper in {"POST", "PUT", "PATCH"}:
+                assert (upper, path) in SAMPLE_BODIES, f"add a sample body for {upper} {path}"
+                kwargs["json"] = SAMPLE_BODIES[(upper, path)]
+            response = await client.request(upper, url, **kwargs)
+            assert response.status_code == 404, f"{upper} {path} answered {response.status_code}"
+            assert response.json() == {"message": "Not Found."}
+            walked += 1
+    assert walked >= 10
+    after = {path: (await api.get(path)).json() for path in ("/contacts", "/tags", "/fields")}
+    assert after == before
+
+
+async def test_own_contact_with_another_accounts_tag_is_404(api: Api, other_api: Api) -> None:
+    ids = await _victim_ids(api)
+    mine = await other_api.created("/contacts", {"email": "me@example.com"})
+    response = await other_api.delete(f"/contacts/{mine['contact_id']}/tags/{ids['tag_id']}")
+    assert response.status_code == 404
+
+
+async def test_lists_and_searches_never_show_another_account(api: Api, other_api: Api) -> None:
+    await _victim_ids(api)
+    for path, params in (
+        ("/contacts", {}),
+        ("/contacts", {"search_by": "tag", "keyword": "Victim"}),
+        ("/contacts", {"search_by": "email", "keyword": "victim"}),
+        ("/tags", {"keyword": "Victim"}),
+    ):
+        body = (await other_api.get(path, **params)).json()
+        assert body["data"] == [], path
+        assert body["meta"]["total"] == 0, path
+    fields = (await other_api.get("/fields")).json()
+    assert [f["key"] for f in fields["data"]] == ["first_name", "last_name"]
+    # The same email and tag name are free in the other account.
+    await other_api.created("/contacts", {"email": "victim@example.com"})
+    await other_api.created("/tags", {"name": "Victim"})

@@ -1,0 +1,148 @@
+"""Real processes: the CLI against the database, `roost serve` over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ROOST_DATABASE_URL": database_url,
+        "ROOST_DATA_DIR": str(tmp_path_factory.mktemp("e2e")),
+        "ROOST_RATE_LIMIT": "5/second",
+    }
+
+
+def roost(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "roost", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    assert result.returncode == 0, result.stderr
+    document: dict[str, object] = json.loads(result.stdout)  # one JSON document, logs on stderr
+    return document
+
+
+@pytest.fixture(scope="module")
+def server(env: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "roost", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            process.kill()
+            pytest.fail(f"roost serve did not come up: {process.communicate()[1].decode()[-2000:]}")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_migrate_is_idempotent(env: dict[str, str]) -> None:
+    for _ in range(2):
+        result = roost(env, "migrate")
+        assert result.returncode == 0, result.stderr
+
+
+def test_cli_account_and_token_lifecycle_against_a_served_api(env: dict[str, str], server: str) -> None:
+    created = _json(
+        roost(
+            env,
+            "account",
+            "create",
+            "--email",
+            f"cli-{time.time_ns()}@example.com",
+            "--password",
+            "long enough",
+            "--first-name",
+            "Cli",
+            "--timezone",
+            "Europe/Paris",
+            "--json",
+        )
+    )
+    assert set(created) == {"account_id", "workspace_id"}
+    account_id = str(created["account_id"])
+
+    token = _json(
+        roost(env, "token", "create", "--account", account_id, "--scopes", "read,write", "--name", "ci", "--json")
+    )["token"]
+    assert isinstance(token, str)
+    assert len(token) >= 43
+    headers = {"Authorization": f"Bearer {token}"}
+
+    with httpx.Client(base_url=server, headers=headers, timeout=10) as http:
+        me = http.get("/v1/account")
+        assert me.status_code == 200
+        assert me.json()["account_id"] == int(account_id)
+        assert me.json()["timezone"] == "Europe/Paris"
+        assert me.headers["x-ratelimit-limit"] == "5"
+        tag = http.post("/v1/tags", json={"name": "over the wire"})
+        assert tag.status_code == 201
+        assert http.get("/readyz").status_code == 200
+
+    listing = _json(roost(env, "token", "list", "--account", account_id, "--json"))
+    tokens = listing["tokens"]
+    assert isinstance(tokens, list)
+    assert len(tokens) == 1
+    assert token not in json.dumps(listing)
+    token_id = str(tokens[0]["token_id"])
+    assert roost(env, "token", "revoke", token_id, "--account", account_id).returncode == 0
+    revoked = httpx.get(f"{server}/v1/account", headers=headers, timeout=10)
+    assert revoked.status_code == 401
+
+
+def test_cli_rejects_bad_input_with_a_clear_message(env: dict[str, str]) -> None:
+    bad_zone = roost(
+        env,
+        "account",
+        "create",
+        "--email",
+        "z@example.com",
+        "--password",
+        "long enough",
+        "--timezone",
+        "Mars/Olympus",
+        "--json",
+    )
+    assert bad_zone.returncode == 2
+    assert "timezone" in bad_zone.stderr
+    bad_scope = roost(env, "token", "create", "--account", "1", "--scopes", "admin")
+    assert bad_scope.returncode == 2
+    assert "scopes" in bad_scope.stderr
+    unknown = roost(env, "token", "create", "--account", "999999999")
+    assert unknown.returncode == 2
