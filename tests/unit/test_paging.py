@@ -15,7 +15,9 @@ from roost.kit.paging import ListParams, Page, like_pattern
         (101, 11, 10, 1, (11, 101, 101)),
     ],
 )
-def test_page_math(total: int, page: int, per_page: int, count: int, expected: tuple[int, int | None, int | None]) -> None:
+def test_page_math(
+    total: int, page: int, per_page: int, count: int, expected: tuple[int, int | None, int | None]
+) -> None:
     result = Page(items=list(range(count)), total=total, page=page, per_page=per_page)
     assert (result.last_page, result.first_index, result.last_index) == expected
 
