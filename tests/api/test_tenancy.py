@@ -20,14 +20,39 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/fields/{field_id}"): {"label": "renamed"},
     ("PATCH", "/v1/contacts/{contact_id}"): {"email": "renamed@example.com"},
     ("POST", "/v1/contacts/{contact_id}/tags"): {"tags": ["x"]},
+    ("POST", "/v1/contacts/{contact_id}/notes"): {"body": "x"},
+    ("PATCH", "/v1/contacts/{contact_id}/notes/{note_id}"): {"body": "x"},
+    ("PUT", "/v1/contacts/{contact_id}/notes/{note_id}"): {"body": "x"},
+    ("POST", "/v1/contacts/{contact_id}/tasks"): {"title": "x"},
+    ("PATCH", "/v1/contacts/{contact_id}/tasks/{task_id}"): {"title": "x"},
+    ("PUT", "/v1/contacts/{contact_id}/tasks/{task_id}"): {"title": "x"},
+    ("POST", "/v1/contacts/{contact_id}/appointments"): {"title": "x", "starts_at": "2030-01-01 10:00:00"},
+    ("PATCH", "/v1/contacts/{contact_id}/appointments/{appointment_id}"): {"title": "x"},
+    ("PUT", "/v1/contacts/{contact_id}/appointments/{appointment_id}"): {
+        "title": "x",
+        "starts_at": "2030-01-01 10:00:00",
+    },
 }
 
 
 async def _victim_ids(victim: Api) -> dict[str, int]:
     field = await victim.created("/fields", {"label": "Secret", "type": "text", "key": "secret"})
     contact = await victim.created("/contacts", {"email": "victim@example.com", "fields": {"secret": "s3"}})
-    tagged = (await victim.post(f"/contacts/{contact['contact_id']}/tags", {"tags": ["Victim"]})).json()
-    return {"contact_id": contact["contact_id"], "tag_id": tagged["tags"][0]["tag_id"], "field_id": field["field_id"]}
+    cid = contact["contact_id"]
+    tagged = (await victim.post(f"/contacts/{cid}/tags", {"tags": ["Victim"]})).json()
+    note = await victim.created(f"/contacts/{cid}/notes", {"body": "secret"})
+    task = await victim.created(f"/contacts/{cid}/tasks", {"title": "secret"})
+    appointment = await victim.created(
+        f"/contacts/{cid}/appointments", {"title": "secret", "starts_at": "2030-01-01 10:00:00"}
+    )
+    return {
+        "contact_id": cid,
+        "tag_id": tagged["tags"][0]["tag_id"],
+        "field_id": field["field_id"],
+        "note_id": note["note_id"],
+        "task_id": task["task_id"],
+        "appointment_id": appointment["appointment_id"],
+    }
 
 
 async def test_every_id_route_answers_404_to_another_account(

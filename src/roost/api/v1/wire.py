@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -51,3 +51,12 @@ class WireIn(BaseModel):
     """Request bodies: unknown properties are ignored (CONVENTIONS §5)."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+def _as_utc(value: datetime) -> datetime:
+    # A time without an offset is UTC, as every /v1 timestamp is (CONVENTIONS §5).
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Accepts "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 with an offset.
+V1TimeIn = Annotated[datetime, AfterValidator(_as_utc)]
