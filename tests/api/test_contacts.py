@@ -205,3 +205,47 @@ async def test_contact_search_and_order(api: Api) -> None:
     assert bad.status_code == 422
     assert bad.json()["errors"] == {"search_by": ["The selected search by is invalid."]}
     assert (await api.get("/contacts", order_by="created_at")).status_code == 422
+
+
+async def test_put_replaces_email_fields_and_tag_set(
+    api: Api, sessionmaker: async_sessionmaker[AsyncSession], account: Tenant
+) -> None:
+    await api.created("/fields", {"label": "Phone", "type": "text", "key": "phone"})
+    contact = await api.created(
+        "/contacts",
+        {
+            "email": "old@example.com",
+            "fields": {"first_name": "Old", "last_name": "Name", "phone": "1"},
+            "ipaddress": "10.0.0.1",
+        },
+    )
+    path = f"/contacts/{contact['contact_id']}"
+    await api.post(f"{path}/tags", {"tags": ["Keep", "Drop"]})
+
+    replaced = await api.put(
+        path, {"email": "new@example.com", "fields": {"first_name": "New"}, "tags": ["keep", "Add"]}
+    )
+    assert replaced.status_code == 200
+    body = replaced.json()
+    assert body["email"] == "new@example.com"
+    assert body["fields"] == {"first_name": "New", "last_name": None}  # what was not given is cleared
+    assert body["ipaddress"] == "10.0.0.1"  # kept unless given
+    assert [t["name"] for t in body["tags"]] == ["Keep", "Add"]
+
+    without_tags = (await api.put(path, {"email": "new@example.com"})).json()
+    assert [t["name"] for t in without_tags["tags"]] == ["Keep", "Add"]  # no `tags`: tag set untouched
+
+    assert (await api.put(path, {"fields": {}})).status_code == 422  # email is required
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(Event.type, Event.data)
+            .where(Event.account_id == account.id, Event.type.like("tag.%"))
+            .order_by(Event.id)
+        )
+        tag_events = [(type_, data["tag"]) for type_, data in rows]
+    assert tag_events == [
+        ("tag.applied", "Keep"),
+        ("tag.applied", "Drop"),
+        ("tag.applied", "Add"),
+        ("tag.removed", "Drop"),
+    ]

@@ -19,6 +19,7 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/tags/{tag_id}"): {"name": "renamed"},
     ("PATCH", "/v1/fields/{field_id}"): {"label": "renamed"},
     ("PATCH", "/v1/contacts/{contact_id}"): {"email": "renamed@example.com"},
+    ("PUT", "/v1/contacts/{contact_id}"): {"email": "renamed@example.com"},
     ("POST", "/v1/contacts/{contact_id}/tags"): {"tags": ["x"]},
     ("POST", "/v1/contacts/{contact_id}/notes"): {"body": "x"},
     ("PATCH", "/v1/contacts/{contact_id}/notes/{note_id}"): {"body": "x"},

@@ -182,26 +182,74 @@ async def delete(session: AsyncSession, *, account_id: int, contact_id: int) -> 
     events.record(session, account_id=account_id, type="contact.deleted", contact_id=contact_id)
 
 
-async def apply_tags(session: AsyncSession, *, account_id: int, contact_id: int, names: Sequence[str]) -> ContactView:
-    """Apply tags by name, creating missing ones; re-applying is a no-op (CONVENTIONS §7)."""
-    repo = ContactRepository(session, account_id)
-    contact = await _get_row(repo, contact_id)
-    tags = await tag_service.get_or_create(session, account_id=account_id, names=names)
+async def _link_tags(
+    session: AsyncSession, repo: ContactRepository, contact: Contact, names: Sequence[str], *, exclusive: bool
+) -> None:
+    """Apply tags by name (creating missing ones); with exclusive, also remove every other tag.
+
+    Each tag that really comes or goes records tag.applied / tag.removed, so rules fire for the difference.
+    """
+    tags = await tag_service.get_or_create(session, account_id=repo.account_id, names=names)
     already = await repo.tag_ids_of(contact.id)
     now = utcnow_seconds()
     for tag in tags:
         if tag.id in already:
             continue
-        repo.link_tag(ContactTag(contact_id=contact.id, tag_id=tag.id, account_id=account_id, tagged_at=now))
-        events.record(
-            session,
-            account_id=account_id,
-            type="tag.applied",
-            contact_id=contact.id,
-            data={"tag_id": tag.id, "tag": tag.name},
-        )
+        repo.link_tag(ContactTag(contact_id=contact.id, tag_id=tag.id, account_id=repo.account_id, tagged_at=now))
+        _tag_event(session, repo.account_id, "tag.applied", contact.id, tag.id, tag.name)
+    if exclusive:
+        for tag_id in already - {tag.id for tag in tags}:
+            removed = await tag_service.get(session, account_id=repo.account_id, tag_id=tag_id)
+            await repo.unlink_tag(contact.id, tag_id)
+            _tag_event(session, repo.account_id, "tag.removed", contact.id, tag_id, removed.name)
     await session.flush()
+
+
+def _tag_event(session: AsyncSession, account_id: int, type: str, contact_id: int, tag_id: int, name: str) -> None:
+    events.record(
+        session, account_id=account_id, type=type, contact_id=contact_id, data={"tag_id": tag_id, "tag": name}
+    )
+
+
+async def apply_tags(session: AsyncSession, *, account_id: int, contact_id: int, names: Sequence[str]) -> ContactView:
+    """Apply tags by name, creating missing ones; re-applying is a no-op (CONVENTIONS §7)."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    await _link_tags(session, repo, contact, names, exclusive=False)
     return await _view(repo, contact)
+
+
+async def replace(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    contact_id: int,
+    email: str,
+    fields: FieldValues,
+    tags: Sequence[str] | None = None,
+    ipaddress: str | None = None,
+) -> ContactView:
+    """PUT (seed 002): replace the email and every field value; with `tags`, the whole tag set too.
+
+    Fields not given are cleared. The IP address is replaced only when given, since it
+    records where the contact signed up rather than data a CRM owns.
+    """
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    defined = await field_service.all_fields(session, account_id=account_id)
+    cleared: dict[str, str | None] = {key: None for key in defined}
+    view = await update(
+        session,
+        account_id=account_id,
+        contact_id=contact_id,
+        email=email,
+        fields={**cleared, **fields},
+        ipaddress=ipaddress,
+    )
+    if tags is not None:
+        await _link_tags(session, repo, contact, tags, exclusive=True)
+        view = await _view(repo, contact)
+    return view
 
 
 async def remove_tag(session: AsyncSession, *, account_id: int, contact_id: int, tag_id: int) -> None:
@@ -210,13 +258,7 @@ async def remove_tag(session: AsyncSession, *, account_id: int, contact_id: int,
     contact = await _get_row(repo, contact_id)
     tag = await tag_service.get(session, account_id=account_id, tag_id=tag_id)
     if await repo.unlink_tag(contact.id, tag.id):
-        events.record(
-            session,
-            account_id=account_id,
-            type="tag.removed",
-            contact_id=contact.id,
-            data={"tag_id": tag.id, "tag": tag.name},
-        )
+        _tag_event(session, account_id, "tag.removed", contact.id, tag.id, tag.name)
 
 
 async def unsubscribe(session: AsyncSession, *, account_id: int, contact_id: int) -> None:

@@ -120,6 +120,15 @@ class ContactPatch(WireIn):
     ipaddress: IpAddress | None = None
 
 
+class ContactReplace(WireIn):
+    """PUT (seed 002): email and fields replace the stored ones; `tags`, when given, the tag set."""
+
+    email: Email
+    fields: dict[Annotated[str, Field(max_length=64)], FieldValue | None] = Field(default_factory=dict, max_length=200)
+    tags: list[Name] | None = Field(default=None, max_length=100)
+    ipaddress: IpAddress | None = None
+
+
 class ContactTagsIn(WireIn):
     tags: list[Name] = Field(min_length=1, max_length=100)
 

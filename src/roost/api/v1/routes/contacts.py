@@ -8,7 +8,7 @@ from roost.api.deps import SessionDep
 from roost.api.v1.auth import PrincipalDep
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
-from roost.api.v1.schemas import ContactIn, ContactOut, ContactPatch, ContactTagsIn
+from roost.api.v1.schemas import ContactIn, ContactOut, ContactPatch, ContactReplace, ContactTagsIn
 from roost.api.v1.wire import MAX_ID
 from roost.contact import service as contact_service
 from roost.kit.paging import ListParams
@@ -67,6 +67,27 @@ async def update_contact(
         fields=body.fields,
         ipaddress=body.ipaddress,
         clear_ipaddress="ipaddress" in body.model_fields_set and body.ipaddress is None,
+    )
+    return ContactOut.of(view)
+
+
+@router.put(
+    "/contacts/{contact_id}",
+    response_model=ContactOut,
+    responses={**NOT_FOUND, **BAD_BODY},
+    summary="Replace a contact: email and all fields; with `tags` (names), the tag set",
+)
+async def replace_contact(
+    contact_id: ContactId, body: ContactReplace, session: SessionDep, principal: PrincipalDep
+) -> ContactOut:
+    view = await contact_service.replace(
+        session,
+        account_id=principal.account_id,
+        contact_id=contact_id,
+        email=body.email,
+        fields=body.fields,
+        tags=body.tags,
+        ipaddress=body.ipaddress,
     )
     return ContactOut.of(view)
 
