@@ -79,31 +79,27 @@ def _add_routes(
         )
         return schema_out.of(record)
 
-    async def patch_record(
-        contact_id: ContactId, record_id: record_id_param, body: BaseModel, session: SessionDep, principal: PrincipalDep
-    ) -> Any:
-        record = await crm_service.update(
-            session,
-            kind=kind,
-            account_id=principal.account_id,
-            contact_id=contact_id,
-            record_id=record_id,
-            values=patch_values(body, nullable=nullable),
-        )
-        return schema_out.of(record)
+    def update_route(*, replace: bool) -> Callable[..., Any]:
+        async def update_record(
+            contact_id: ContactId,
+            record_id: record_id_param,
+            body: BaseModel,
+            session: SessionDep,
+            principal: PrincipalDep,
+        ) -> Any:
+            # PUT replaces the whole record (defaults fill what is omitted); PATCH changes what is given.
+            values = body.model_dump() if replace else patch_values(body, nullable=nullable)
+            record = await crm_service.update(
+                session,
+                kind=kind,
+                account_id=principal.account_id,
+                contact_id=contact_id,
+                record_id=record_id,
+                values=values,
+            )
+            return schema_out.of(record)
 
-    async def put_record(
-        contact_id: ContactId, record_id: record_id_param, body: BaseModel, session: SessionDep, principal: PrincipalDep
-    ) -> Any:
-        record = await crm_service.update(
-            session,
-            kind=kind,
-            account_id=principal.account_id,
-            contact_id=contact_id,
-            record_id=record_id,
-            values=body.model_dump(),
-        )
-        return schema_out.of(record)
+        return update_record
 
     async def delete_record(
         contact_id: ContactId, record_id: record_id_param, session: SessionDep, principal: PrincipalDep
@@ -135,7 +131,7 @@ def _add_routes(
     )
     add(
         item,
-        _with_body(patch_record, schema_patch),
+        _with_body(update_route(replace=False), schema_patch),
         methods=["PATCH"],
         response_model=schema_out,
         responses=both,
@@ -143,7 +139,7 @@ def _add_routes(
     )
     add(
         item,
-        _with_body(put_record, schema_in),
+        _with_body(update_route(replace=True), schema_in),
         methods=["PUT"],
         response_model=schema_out,
         responses=both,
