@@ -52,7 +52,9 @@ class ContactRepository(ScopedRepository[Contact]):
         rows = await self.session.execute(
             select(ContactTag.contact_id, Tag.id, Tag.name, ContactTag.tagged_at)
             .join(Tag, Tag.id == ContactTag.tag_id)
-            .where(ContactTag.account_id == self.account_id, ContactTag.contact_id.in_(contact_ids))
+            # Tenancy through the tag row: with ContactTag.account_id here, SQLite (no statistics)
+            # picks the account index and scans every tag link of the account instead of the PK.
+            .where(Tag.account_id == self.account_id, ContactTag.contact_id.in_(contact_ids))
             .order_by(ContactTag.contact_id, ContactTag.tagged_at, Tag.id)
         )
         links: dict[int, list[TagLink]] = defaultdict(list)
@@ -62,9 +64,9 @@ class ContactRepository(ScopedRepository[Contact]):
 
     async def tag_ids_of(self, contact_id: int) -> set[int]:
         rows = await self.session.scalars(
-            select(ContactTag.tag_id).where(
-                ContactTag.account_id == self.account_id, ContactTag.contact_id == contact_id
-            )
+            select(ContactTag.tag_id)
+            .join(Tag, Tag.id == ContactTag.tag_id)
+            .where(Tag.account_id == self.account_id, ContactTag.contact_id == contact_id)
         )
         return set(rows)
 
