@@ -40,7 +40,7 @@ async def test_sixth_request_in_a_second_is_refused(limited: FastAPI, make_accou
     assert all(r.headers["x-ratelimit-limit"] == "5" for r in responses)
     refused = responses[-1]
     assert refused.json() == {"message": "Too Many Attempts."}
-    assert 1 <= int(refused.headers["retry-after"]) <= 1
+    assert refused.headers["retry-after"] == "1"  # the 1-second window frees up within a second
 
 
 async def test_limit_is_per_account_and_recovers(limited: FastAPI, make_account: MakeAccount) -> None:

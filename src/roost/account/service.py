@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,12 +20,8 @@ LAST_SEEN_GRANULARITY = timedelta(minutes=1)
 
 
 def _check_timezone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid.field("timezone", "The timezone must be a valid zone.") from None
-    if name not in available_timezones() and name != "UTC":
-        raise Invalid.field("timezone", "The timezone must be a valid zone.")
+    if name not in available_timezones():
+        raise Invalid.field("timezone", "The timezone must be a valid IANA zone.")
 
 
 async def create(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +14,7 @@ from roost.errors import Invalid, NotFound
 from roost.field import service as field_service
 from roost.kit.clock import utcnow_seconds
 from roost.kit.paging import ListParams, Page
-from roost.models import Contact, ContactTag
+from roost.models import Contact, ContactTag, CustomField
 from roost.tag import service as tag_service
 
 SEARCH_BY = ("name", "email", "tag")
@@ -52,20 +51,19 @@ async def _check_unique_email(repo: ContactRepository, email: str, *, except_id:
         raise Invalid.field("email", "The email has already been taken.")
 
 
-async def _check_fields(session: AsyncSession, account_id: int, values: FieldValues) -> dict[str, Any]:
+def _check_fields(defined: Mapping[str, CustomField], values: FieldValues) -> None:
     """Every key must be a defined field (422 naming it); values are bounded by the field type."""
-    defined = await field_service.all_fields(session, account_id=account_id)
     errors: dict[str, list[str]] = {}
     for key, value in values.items():
         field = defined.get(key)
         if field is None:
             errors[f"fields.{key}"] = [f"The fields.{key} field is not a defined custom field."]
-        elif value is not None and len(value) > MAX_VALUE_LENGTH.get(field.type, 1000):
-            limit = MAX_VALUE_LENGTH.get(field.type, 1000)
+            continue
+        limit = MAX_VALUE_LENGTH.get(field.type, 1000)
+        if value is not None and len(value) > limit:
             errors[f"fields.{key}"] = [f"The fields.{key} may not be greater than {limit} characters."]
     if errors:
         raise Invalid(errors)
-    return {key: field.default for key, field in defined.items() if field.default and not field.builtin}
 
 
 def _apply_fields(contact: Contact, values: FieldValues) -> list[str]:
@@ -117,7 +115,9 @@ async def create(
         # Forms arrive with the v1-surface work; until then no form id can exist.
         raise Invalid.field("form_id", "The selected form id is invalid.")
     check_ipaddress(ipaddress)
-    defaults = await _check_fields(session, account_id, fields)
+    defined = await field_service.all_fields(session, account_id=account_id)
+    _check_fields(defined, fields)
+    defaults = {key: field.default for key, field in defined.items() if field.default and not field.builtin}
     await _check_unique_email(repo, email)
     now = utcnow_seconds()
     contact = repo.add(
@@ -139,22 +139,20 @@ async def create(
     return ContactView(contact=contact)
 
 
-async def update(
+async def _change(
     session: AsyncSession,
+    repo: ContactRepository,
+    contact: Contact,
     *,
-    account_id: int,
-    contact_id: int,
-    email: str | None = None,
-    fields: FieldValues | None = None,
-    ipaddress: str | None = None,
-    clear_ipaddress: bool = False,
-) -> ContactView:
-    """Merge changes into a contact: only what is given changes, a null field value clears it."""
-    repo = ContactRepository(session, account_id)
-    contact = await _get_row(repo, contact_id)
+    email: str | None,
+    fields: FieldValues | None,
+    ipaddress: str | None,
+    clear_ipaddress: bool,
+) -> None:
+    """Apply validated changes to a loaded contact and record contact.updated if anything changed."""
     changed: list[str] = []
     if fields:
-        await _check_fields(session, account_id, fields)
+        _check_fields(await field_service.all_fields(session, account_id=repo.account_id), fields)
         changed += _apply_fields(contact, fields)
     if email is not None and email != contact.email:
         await _check_unique_email(repo, email, except_id=contact.id)
@@ -168,9 +166,31 @@ async def update(
     if changed:
         contact.updated_at = utcnow_seconds()
         events.record(
-            session, account_id=account_id, type="contact.updated", contact_id=contact.id, data={"changed": changed}
+            session,
+            account_id=repo.account_id,
+            type="contact.updated",
+            contact_id=contact.id,
+            data={"changed": changed},
         )
     await session.flush()
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    contact_id: int,
+    email: str | None = None,
+    fields: FieldValues | None = None,
+    ipaddress: str | None = None,
+    clear_ipaddress: bool = False,
+) -> ContactView:
+    """Merge changes into a contact: only what is given changes, a null field value clears it."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    await _change(
+        session, repo, contact, email=email, fields=fields, ipaddress=ipaddress, clear_ipaddress=clear_ipaddress
+    )
     return await _view(repo, contact)
 
 
@@ -236,20 +256,14 @@ async def replace(
     """
     repo = ContactRepository(session, account_id)
     contact = await _get_row(repo, contact_id)
-    defined = await field_service.all_fields(session, account_id=account_id)
-    cleared: dict[str, str | None] = {key: None for key in defined}
-    view = await update(
-        session,
-        account_id=account_id,
-        contact_id=contact_id,
-        email=email,
-        fields={**cleared, **fields},
-        ipaddress=ipaddress,
+    # Every built-in and stored key not given is cleared; _change validates the given ones.
+    cleared: dict[str, str | None] = {key: None for key in (*field_service.BUILTIN_KEYS, *contact.fields)}
+    await _change(
+        session, repo, contact, email=email, fields={**cleared, **fields}, ipaddress=ipaddress, clear_ipaddress=False
     )
     if tags is not None:
         await _link_tags(session, repo, contact, tags, exclusive=True)
-        view = await _view(repo, contact)
-    return view
+    return await _view(repo, contact)
 
 
 async def remove_tag(session: AsyncSession, *, account_id: int, contact_id: int, tag_id: int) -> None:

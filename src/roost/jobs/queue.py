@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -116,9 +117,5 @@ def _bind_time(session: AsyncSession, value: datetime) -> datetime:
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):
-        import json
-
-        loaded: dict[str, Any] = json.loads(value)
-        return loaded
-    return dict(value)
+    # Raw SQL skips the column type: SQLite and asyncpg hand JSON back as text.
+    return dict(json.loads(value) if isinstance(value, str) else value)
