@@ -1,23 +1,36 @@
 """Every ORM class. Importing this package registers all tables on Base.metadata."""
 
 from roost.models.account import AccessToken, Account
+from roost.models.broadcast import Broadcast, Segment
 from roost.models.contact import Contact, ContactTag
+from roost.models.conversion import Conversion
 from roost.models.crm import Appointment, Note, Task
 from roost.models.event import Event
 from roost.models.field import CustomField
+from roost.models.form import Form
 from roost.models.job import Job
+from roost.models.rule import Rule
+from roost.models.sequence import ContactSequence, Sequence, SequenceEmail
 from roost.models.tag import Tag
 
 __all__ = [
     "AccessToken",
     "Account",
     "Appointment",
+    "Broadcast",
     "Contact",
+    "ContactSequence",
     "ContactTag",
+    "Conversion",
     "CustomField",
     "Event",
+    "Form",
     "Job",
     "Note",
+    "Rule",
+    "Segment",
+    "Sequence",
+    "SequenceEmail",
     "Tag",
     "Task",
 ]

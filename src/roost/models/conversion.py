@@ -1,0 +1,31 @@
+"""Conversions: value a contact brought, attributed to the email that led to it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from roost.db import Base
+from roost.models._types import AccountFk, BigId, IdPk, JsonObject, Timestamp
+
+
+class Conversion(Base):
+    """`contact_id` becomes NULL when the contact is deleted: aggregate stats stay (CONVENTIONS §7).
+
+    `attribution` is `{}` or `{"type": "broadcast"|"sequence_email", "id": …}`.
+    """
+
+    __tablename__ = "conversions"
+    __table_args__ = (Index("ix_conversions_contact_id", "contact_id"),)
+
+    id: Mapped[IdPk]
+    account_id: Mapped[AccountFk]
+    contact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="SET NULL"))
+    value: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    source: Mapped[str] = mapped_column(String(255), default="")
+    attribution: Mapped[JsonObject]
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[Timestamp]
