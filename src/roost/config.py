@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default="", description="Signs links and tokens; generated and stored in data_dir when unset."
     )
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_size: int = Field(default=20, ge=1, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
 
     @field_validator("base_url")

@@ -16,7 +16,7 @@ from roost.api.ratelimit import RateLimiter
 from roost.api.state import AppState
 from roost.api.v1.routes import account, contacts, fields, records, tags
 from roost.config import Settings, get_settings
-from roost.db import create_engine, create_sessionmaker
+from roost.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from roost.jobs.runner import Worker
 
 DESCRIPTION = """\
@@ -35,7 +35,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     settings = settings or get_settings()
     engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
     limiter = RateLimiter(settings.rate_limit, redis_url=settings.redis_url) if settings.rate_limit_enabled else None
-    state = AppState(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), limiter=limiter)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        read_sessionmaker=create_read_sessionmaker(engine),
+        limiter=limiter,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

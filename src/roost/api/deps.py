@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.api.state import AppState
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.roost
@@ -20,9 +22,11 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: commit on success, roll back on any error (ARCHITECTURE step 3).
 
     scope="function" below makes the commit happen before the response is sent, so a
-    client never sees a 2xx for a change that did not land.
+    client never sees a 2xx for a change that did not land. Reads get the read-only maker.
     """
-    async with app_state(request).sessionmaker() as session:
+    state = app_state(request)
+    maker = state.read_sessionmaker if request.method in READ_METHODS else state.sessionmaker
+    async with maker() as session:
         try:
             yield session
             await session.commit()

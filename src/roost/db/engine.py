@@ -45,3 +45,15 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read.
+
+    On PostgreSQL they run in autocommit: under READ COMMITTED every statement takes its
+    own snapshot anyway, so an explicit transaction only adds the BEGIN and COMMIT round
+    trips. SQLite's driver opens no transaction for SELECTs, so there it is the same maker.
+    """
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return create_sessionmaker(engine)

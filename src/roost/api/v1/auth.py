@@ -7,14 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from roost.account import service as account_service
-from roost.api.deps import SessionDep, StateDep
+from roost.api.deps import READ_METHODS, SessionDep, StateDep
 from roost.api.errors import RateLimited
 from roost.api.middleware import RATE_HEADERS_KEY
 from roost.auth import service as auth_service
 from roost.auth.types import Principal
 from roost.errors import Forbidden, Unauthenticated
-
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def bearer_token(request: Request, *, schemes: tuple[str, ...] = ("bearer",)) -> str:
