@@ -16,7 +16,7 @@ from roost.api.ratelimit import RateLimiter
 from roost.api.state import AppState
 from roost.api.v1.routes import account, contacts, fields, records, tags
 from roost.config import Settings, get_settings
-from roost.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
 from roost.jobs.runner import Worker
 
 DESCRIPTION = """\
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         read_sessionmaker=create_read_sessionmaker(engine),
+        write_gate=WriteGate(engine),
         limiter=limiter,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -22,11 +23,14 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: commit on success, roll back on any error (ARCHITECTURE step 3).
 
     scope="function" below makes the commit happen before the response is sent, so a
-    client never sees a 2xx for a change that did not land. Reads get the read-only maker.
+    client never sees a 2xx for a change that did not land. Reads get the read-only maker;
+    writes pass the write gate.
     """
     state = app_state(request)
-    maker = state.read_sessionmaker if request.method in READ_METHODS else state.sessionmaker
-    async with maker() as session:
+    reading = request.method in READ_METHODS
+    gate = contextlib.nullcontext() if reading else state.write_gate()
+    maker = state.read_sessionmaker if reading else state.sessionmaker
+    async with gate, maker() as session:
         try:
             yield session
             await session.commit()

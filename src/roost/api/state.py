@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from roost.api.ratelimit import RateLimiter
 from roost.config import Settings
+from roost.db import WriteGate
 
 
 @dataclass(slots=True)
@@ -16,4 +17,5 @@ class AppState:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     read_sessionmaker: async_sessionmaker[AsyncSession]
+    write_gate: WriteGate
     limiter: RateLimiter | None
