@@ -33,7 +33,12 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
         "title": "x",
         "starts_at": "2030-01-01 10:00:00",
     },
+    ("PATCH", "/v1/rules/{rule_id}"): {"name": "renamed", "active": False},
+    ("PATCH", "/v1/conversions/{conversion_id}"): {"value": 1},
 }
+
+
+LISTS = ("/contacts", "/tags", "/fields", "/rules", "/conversions")
 
 
 async def _victim_ids(victim: Api) -> dict[str, int]:
@@ -46,6 +51,16 @@ async def _victim_ids(victim: Api) -> dict[str, int]:
     appointment = await victim.created(
         f"/contacts/{cid}/appointments", {"title": "secret", "starts_at": "2030-01-01 10:00:00"}
     )
+    rule = await victim.created(
+        "/rules",
+        {
+            "name": "secret",
+            "active": True,
+            "triggers": [{"trigger": "tag_applied", "params": {"tag": "Victim"}}],
+            "actions": [{"action": "add_conversion"}],
+        },
+    )
+    conversion = await victim.created("/conversions", {"contact_id": cid, "value": 10})
     return {
         "contact_id": cid,
         "tag_id": tagged["tags"][0]["tag_id"],
@@ -53,6 +68,8 @@ async def _victim_ids(victim: Api) -> dict[str, int]:
         "note_id": note["note_id"],
         "task_id": task["task_id"],
         "appointment_id": appointment["appointment_id"],
+        "rule_id": rule["rule_id"],
+        "conversion_id": conversion["conversion_id"],
     }
 
 
@@ -60,7 +77,7 @@ async def test_every_id_route_answers_404_to_another_account(
     app: FastAPI, client: httpx.AsyncClient, api: Api, other_api: Api
 ) -> None:
     ids = await _victim_ids(api)
-    before = {path: (await api.get(path)).json() for path in ("/contacts", "/tags", "/fields")}
+    before = {path: (await api.get(path)).json() for path in LISTS}
     walked = 0
     for path, operations in app.openapi()["paths"].items():
         params = re.findall(r"{(\w+)}", path)
@@ -79,7 +96,7 @@ async def test_every_id_route_answers_404_to_another_account(
             assert response.json() == {"message": "Not Found."}
             walked += 1
     assert walked >= 10
-    after = {path: (await api.get(path)).json() for path in ("/contacts", "/tags", "/fields")}
+    after = {path: (await api.get(path)).json() for path in LISTS}
     assert after == before
 
 
@@ -97,6 +114,8 @@ async def test_lists_and_searches_never_show_another_account(api: Api, other_api
         ("/contacts", {"search_by": "tag", "keyword": "Victim"}),
         ("/contacts", {"search_by": "email", "keyword": "victim"}),
         ("/tags", {"keyword": "Victim"}),
+        ("/rules", {}),
+        ("/conversions", {}),
     ):
         body = (await other_api.get(path, **params)).json()
         assert body["data"] == [], path

@@ -24,6 +24,7 @@ _TEMPLATES = {
     "float_type": "The {attr} must be a number.",
     "float_parsing": "The {attr} must be a number.",
     "decimal_parsing": "The {attr} must be a number.",
+    "finite_number": "The {attr} must be a number.",
     "bool_type": "The {attr} field must be true or false.",
     "bool_parsing": "The {attr} field must be true or false.",
     "string_too_long": "The {attr} may not be greater than {max_length} characters.",
