@@ -365,7 +365,6 @@ async def _subscribe_through(session: AsyncSession, repo: ContactRepository, con
 
 async def _confirm(session: AsyncSession, repo: ContactRepository, contact: Contact, form: FormView) -> None:
     """Make the contact an active, confirmed subscriber and apply the form's tags and sequence (idempotent)."""
-    _check_mailable(contact)
     if not _confirmed(contact):
         now = utcnow_seconds()
         if contact.status != "unconfirmed" or contact.subscribed_at is None:
@@ -420,5 +419,6 @@ async def confirm(session: AsyncSession, *, account_id: int, contact_id: int, fo
     repo = ContactRepository(session, account_id)
     contact = await _get_row(repo, contact_id)
     form = await form_service.get(session, account_id=account_id, form_id=form_id)
+    _check_mailable(contact)
     await _confirm(session, repo, contact, form)
     return await _view(repo, contact)

@@ -15,24 +15,31 @@ ConfirmationSubject = Annotated[str, Field(max_length=998)]
 ConfirmationBody = Annotated[str, Field(max_length=1_000_000)]
 
 
+CONFIRMATION_BODY_DOC = "HTML; `%confirmlink%` stands for the signed confirmation link."
+DOUBLE_OPTIN_DOC = "Subscribers stay `unconfirmed` until they follow the link in the confirmation email."
+TAGS_DOC = "Ids of the tags applied when a subscriber is confirmed."
+SEQUENCE_DOC = "The sequence a subscriber joins when confirmed; null for none."
+REDIRECT_DOC = "Where the hosted form sends a subscriber (http or https); empty for our own page."
+
+
 class ConfirmationIn(WireIn):
     """The confirmation email of a double opt-in form; empty texts fall back to the defaults."""
 
     subject: ConfirmationSubject = ""
-    body: ConfirmationBody = ""
+    body: ConfirmationBody = Field(default="", description=CONFIRMATION_BODY_DOC)
 
 
 class ConfirmationPatch(WireIn):
     subject: ConfirmationSubject | None = None
-    body: ConfirmationBody | None = None
+    body: ConfirmationBody | None = Field(default=None, description=CONFIRMATION_BODY_DOC)
 
 
 class FormIn(WireIn):
     name: Name
-    double_optin: bool = True
-    tags: TagIds = Field(default_factory=list)
-    sequence_id: Id | None = None
-    redirect_url: RedirectUrl = ""
+    double_optin: bool = Field(default=True, description=DOUBLE_OPTIN_DOC)
+    tags: TagIds = Field(default_factory=list, description=TAGS_DOC)
+    sequence_id: Id | None = Field(default=None, description=SEQUENCE_DOC)
+    redirect_url: RedirectUrl = Field(default="", description=REDIRECT_DOC)
     confirmation: ConfirmationIn | None = None
 
     def columns(self) -> dict[str, Any]:
@@ -52,10 +59,10 @@ class FormPatch(WireIn):
     """PATCH changes only what is given; `sequence_id: null` removes the sequence."""
 
     name: Name | None = None
-    double_optin: bool | None = None
-    tags: TagIds | None = None
-    sequence_id: Id | None = None
-    redirect_url: RedirectUrl | None = None
+    double_optin: bool | None = Field(default=None, description=DOUBLE_OPTIN_DOC)
+    tags: TagIds | None = Field(default=None, description=TAGS_DOC)
+    sequence_id: Id | None = Field(default=None, description=SEQUENCE_DOC)
+    redirect_url: RedirectUrl | None = Field(default=None, description=REDIRECT_DOC)
     confirmation: ConfirmationPatch | None = None
 
     def columns(self) -> dict[str, Any]:

@@ -58,13 +58,20 @@ def _footer(top_level: str | None, sender: SenderIn | SenderPatch | None) -> str
     return top_level if top_level is not None else sender.footer if sender is not None else None
 
 
+FOOTER_DOC = (
+    "Appended to every email. When it lacks `%sender.address%` or `%unsubscribelink%`, a paragraph with each is "
+    "added; empty, the default footer. Also accepted as `sender.footer`."
+)
+NOTIFICATION_DOC = "An address told of each new member; empty or null: nobody."
+
+
 class SequenceIn(WireIn):
     name: Name
     description: Description = ""
     sender: SenderIn
-    footer: Footer | None = None
-    notification: Notification = None
-    active: bool = True
+    footer: Footer | None = Field(default=None, description=FOOTER_DOC)
+    notification: Notification = Field(default=None, description=NOTIFICATION_DOC)
+    active: bool = Field(default=True, description="An inactive sequence pauses its members.")
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -86,9 +93,9 @@ class SequencePatch(WireIn):
     name: Name | None = None
     description: Description | None = None
     sender: SenderPatch | None = None
-    footer: Footer | None = None
-    notification: Notification = None
-    active: bool | None = None
+    footer: Footer | None = Field(default=None, description=FOOTER_DOC)
+    notification: Notification = Field(default=None, description=NOTIFICATION_DOC)
+    active: bool | None = Field(default=None, description="An inactive sequence pauses its members.")
 
     def columns(self) -> dict[str, Any]:
         sender = self.sender
@@ -151,13 +158,16 @@ class SequenceOut(BaseModel):
 # Sequence emails ----------------------------------------------------------------
 
 
+DELAY_DOC = "How long after the previous step (after joining, for the first) the email is due; at most ten years."
+
+
 class ScheduleIn(WireIn):
-    delay: Delay
+    delay: Delay = Field(description=DELAY_DOC)
     type: DelayUnit
 
 
 class SchedulePatch(WireIn):
-    delay: Delay | None = None
+    delay: Delay | None = Field(default=None, description=DELAY_DOC)
     type: DelayUnit | None = None
 
 
@@ -184,8 +194,11 @@ class SequenceEmailPatch(WireIn):
     subject: Subject | None = None
     body: Body | None = None
     schedule: SchedulePatch | None = None
-    active: bool | None = None
-    order: Position | None = None
+    active: bool | None = Field(default=None, description="Inactive emails are skipped.")
+    order: Position | None = Field(
+        default=None,
+        description="Move the email to this position (1 is first; past the end is last); the others follow 1..n.",
+    )
 
     def columns(self) -> dict[str, Any]:
         schedule = self.schedule
@@ -208,7 +221,7 @@ class EmailStatsOut(BaseModel):
     sent: int
     opens: int
     clicks: int
-    ltv: int | float
+    ltv: int | float = Field(description="Conversion value attributed to this email per email sent, to the cent.")
     bounces: int
     spams: int
     unsubscribes: int
