@@ -15,14 +15,16 @@ from roost.models import ContactSequence, Sequence, SequenceEmail
 from roost.sequence.types import SequenceLink
 
 # How a keyword reads when searching by `active` (a boolean has no substrings to match).
-_ACTIVE_WORDS = {"1": True, "true": True, "yes": True, "active": True}
-_INACTIVE_WORDS = {"0": False, "false": False, "no": False, "inactive": False}
+_ACTIVE_KEYWORDS = {
+    **dict.fromkeys(("1", "true", "yes", "active"), True),
+    **dict.fromkeys(("0", "false", "no", "inactive"), False),
+}
 
 M = TypeVar("M", bound=Base)
 
 
 def _active_is(column: InstrumentedAttribute[bool], keyword: str) -> ColumnElement[bool]:
-    value = {**_ACTIVE_WORDS, **_INACTIVE_WORDS}.get(keyword.strip().lower())
+    value = _ACTIVE_KEYWORDS.get(keyword.strip().lower())
     return false() if value is None else column == value
 
 

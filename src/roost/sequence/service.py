@@ -184,16 +184,15 @@ async def update_email(
     for key, value in changed.items():
         setattr(email, key, value)
     _check_schedule(email)
-    moved = order is not None and order != email.position
-    if changed or moved:
-        email.updated_at = utcnow_seconds()
-        await session.flush()
-    if moved:
-        assert order is not None
+    moved = False
+    if order is not None:
         steps = await SequenceEmailRepository(session, account_id).in_order(sequence_id)
         steps.remove(email)
         steps.insert(min(order, len(steps) + 1) - 1, email)
-        await _renumber(session, steps)
+        moved = _renumber(steps)
+    if changed or moved:
+        email.updated_at = utcnow_seconds()
+        await session.flush()
     if moved or SCHEDULE_FIELDS & changed.keys():
         await _replan(session, account_id, sequence_id)
     return email
@@ -206,15 +205,19 @@ async def delete_email(session: AsyncSession, *, account_id: int, sequence_id: i
     repo = SequenceEmailRepository(session, account_id)
     await repo.delete(email)
     await session.flush()
-    await _renumber(session, await repo.in_order(sequence_id))
+    _renumber(await repo.in_order(sequence_id))
+    await session.flush()
     await _replan(session, account_id, sequence_id)
 
 
-async def _renumber(session: AsyncSession, steps: Seq[SequenceEmail]) -> None:
+def _renumber(steps: Seq[SequenceEmail]) -> bool:
+    """Number the steps 1..n in the given order; True when a position changed."""
+    renumbered = False
     for position, step in enumerate(steps, start=1):
         if step.position != position:
             step.position = position
-    await session.flush()
+            renumbered = True
+    return renumbered
 
 
 def _next_due(member: ContactSequence, steps: Seq[SequenceEmail]) -> datetime | None:
