@@ -35,10 +35,20 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     },
     ("PATCH", "/v1/rules/{rule_id}"): {"name": "renamed", "active": False},
     ("PATCH", "/v1/conversions/{conversion_id}"): {"value": 1},
+    ("POST", "/v1/contacts/{contact_id}/sequences"): {"sequence_id": 1},
+    ("POST", "/v1/contacts/{contact_id}/subscribe"): {"form_id": 1},
+    ("PATCH", "/v1/sequences/{sequence_id}"): {"name": "renamed", "active": False},
+    ("POST", "/v1/sequences/{sequence_id}/emails"): {"subject": "x", "body": "x"},
+    ("PATCH", "/v1/sequences/{sequence_id}/emails/{email_id}"): {"subject": "x", "order": 1},
+    ("PATCH", "/v1/forms/{form_id}"): {"name": "renamed", "double_optin": False},
+}
+SEQUENCE = {
+    "name": "Victim drip",
+    "sender": {"email": "victim@example.com", "name": "Victim", "address": "1 Secret Road"},
 }
 
 
-LISTS = ("/contacts", "/tags", "/fields", "/rules", "/conversions")
+LISTS = ("/contacts", "/tags", "/fields", "/rules", "/conversions", "/sequences", "/forms")
 
 
 async def _victim_ids(victim: Api) -> dict[str, int]:
@@ -51,6 +61,11 @@ async def _victim_ids(victim: Api) -> dict[str, int]:
     appointment = await victim.created(
         f"/contacts/{cid}/appointments", {"title": "secret", "starts_at": "2030-01-01 10:00:00"}
     )
+    sequence = await victim.created("/sequences", SEQUENCE)
+    sid = sequence["sequence_id"]
+    email = await victim.created(f"/sequences/{sid}/emails", {"subject": "Secret", "body": "secret"})
+    await victim.created(f"/contacts/{cid}/sequences", {"sequence_id": sid})
+    form = await victim.created("/forms", {"name": "Victim form", "sequence_id": sid})
     rule = await victim.created(
         "/rules",
         {
@@ -63,6 +78,9 @@ async def _victim_ids(victim: Api) -> dict[str, int]:
     conversion = await victim.created("/conversions", {"contact_id": cid, "value": 10})
     return {
         "contact_id": cid,
+        "sequence_id": sid,
+        "email_id": email["email_id"],
+        "form_id": form["form_id"],
         "tag_id": tagged["tags"][0]["tag_id"],
         "field_id": field["field_id"],
         "note_id": note["note_id"],
@@ -77,7 +95,8 @@ async def test_every_id_route_answers_404_to_another_account(
     app: FastAPI, client: httpx.AsyncClient, api: Api, other_api: Api
 ) -> None:
     ids = await _victim_ids(api)
-    before = {path: (await api.get(path)).json() for path in LISTS}
+    lists = (*LISTS, f"/sequences/{ids['sequence_id']}/emails")
+    before = {path: (await api.get(path)).json() for path in lists}
     walked = 0
     for path, operations in app.openapi()["paths"].items():
         params = re.findall(r"{(\w+)}", path)
@@ -96,7 +115,7 @@ async def test_every_id_route_answers_404_to_another_account(
             assert response.json() == {"message": "Not Found."}
             walked += 1
     assert walked >= 10
-    after = {path: (await api.get(path)).json() for path in LISTS}
+    after = {path: (await api.get(path)).json() for path in lists}
     assert after == before
 
 
@@ -107,15 +126,39 @@ async def test_own_contact_with_another_accounts_tag_is_404(api: Api, other_api:
     assert response.status_code == 404
 
 
+async def test_another_accounts_sequence_form_or_tag_is_unknown_in_bodies(api: Api, other_api: Api) -> None:
+    """Ids inside a request body are references: another account's answers 422 naming the field, never 404."""
+    ids = await _victim_ids(api)
+    victim_tag = ids["tag_id"]
+    mine = await other_api.created("/contacts", {"email": "me@example.com"})
+    path = f"/contacts/{mine['contact_id']}"
+    join = await other_api.post(f"{path}/sequences", {"sequence_id": ids["sequence_id"]})
+    assert join.status_code == 422
+    assert join.json()["errors"] == {"sequence_id": ["The selected sequence id is invalid."]}
+    subscribe = await other_api.post(f"{path}/subscribe", {"form_id": ids["form_id"]})
+    assert subscribe.json()["errors"] == {"form_id": ["The selected form id is invalid."]}
+    create = await other_api.post("/contacts", {"email": "new@example.com", "form_id": ids["form_id"]})
+    assert create.json()["errors"] == {"form_id": ["The selected form id is invalid."]}
+    form = await other_api.post("/forms", {"name": "F", "tags": [victim_tag], "sequence_id": ids["sequence_id"]})
+    assert form.status_code == 422
+    assert set(form.json()["errors"]) == {"tags.0"}
+    assert (await other_api.delete(f"{path}/sequences/{ids['sequence_id']}")).status_code == 404
+    assert (await other_api.get("/forms")).json()["meta"]["total"] == 0
+
+
 async def test_lists_and_searches_never_show_another_account(api: Api, other_api: Api) -> None:
     await _victim_ids(api)
     for path, params in (
         ("/contacts", {}),
         ("/contacts", {"search_by": "tag", "keyword": "Victim"}),
         ("/contacts", {"search_by": "email", "keyword": "victim"}),
+        ("/contacts", {"search_by": "sequence", "keyword": "Victim"}),
         ("/tags", {"keyword": "Victim"}),
         ("/rules", {}),
         ("/conversions", {}),
+        ("/sequences", {}),
+        ("/sequences", {"search_by": "active", "keyword": "1"}),
+        ("/forms", {}),
     ):
         body = (await other_api.get(path, **params)).json()
         assert body["data"] == [], path

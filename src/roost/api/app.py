@@ -14,7 +14,18 @@ from roost.api import errors
 from roost.api.middleware import BodyLimit, RateHeaders
 from roost.api.ratelimit import RateLimiter
 from roost.api.state import AppState
-from roost.api.v1.routes import account, contacts, conversions, fields, pixels, records, rules, tags
+from roost.api.v1.routes import (
+    account,
+    contacts,
+    conversions,
+    fields,
+    forms,
+    pixels,
+    records,
+    rules,
+    sequences,
+    tags,
+)
 from roost.config import Settings, get_settings
 from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
 from roost.jobs.runner import Worker
@@ -66,7 +77,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     )
     app.state.roost = state
     errors.install(app)
-    for module in (account, tags, fields, contacts, records, rules, conversions, pixels):
+    for module in (account, tags, fields, contacts, records, sequences, forms, rules, conversions, pixels):
         app.include_router(module.router, prefix="/v1")
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Sequence as Seq
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select
@@ -9,11 +9,18 @@ from sqlalchemy.orm import QueryableAttribute
 
 from roost.contact.types import TagLink
 from roost.db.repository import ScopedRepository
-from roost.models import Contact, ContactTag, Tag
+from roost.models import Contact, ContactSequence, ContactTag, Sequence, Tag
 
 
 def _full_name() -> ColumnElement[str]:
     return func.lower(func.coalesce(Contact.first_name, "") + " " + func.coalesce(Contact.last_name, ""))
+
+
+# search_by tag | sequence: contacts linked to a tag or sequence whose name matches (CONVENTIONS §7).
+_NAMED_LINKS: dict[str, tuple[QueryableAttribute[int], QueryableAttribute[int], type[Tag] | type[Sequence]]] = {
+    "tag": (ContactTag.contact_id, ContactTag.tag_id, Tag),
+    "sequence": (ContactSequence.contact_id, ContactSequence.sequence_id, Sequence),
+}
 
 
 class ContactRepository(ScopedRepository[Contact]):
@@ -22,14 +29,15 @@ class ContactRepository(ScopedRepository[Contact]):
     def search_filter(self, search_by: str, pattern: str) -> ColumnElement[bool] | None:
         if search_by == "email":
             return func.lower(Contact.email).like(pattern, escape="\\")
-        if search_by == "tag":
-            # One set of ids, computed once; a correlated EXISTS would probe the tag index per contact.
-            tagged = (
-                select(ContactTag.contact_id)
-                .join(Tag, Tag.id == ContactTag.tag_id)
-                .where(Tag.account_id == self.account_id, func.lower(Tag.name).like(pattern, escape="\\"))
+        if search_by in _NAMED_LINKS:
+            contact_id, target_id, target = _NAMED_LINKS[search_by]
+            # One set of ids, computed once; a correlated EXISTS would probe the link index per contact.
+            linked = (
+                select(contact_id)
+                .join(target, target.id == target_id)
+                .where(target.account_id == self.account_id, func.lower(target.name).like(pattern, escape="\\"))
             )
-            return Contact.id.in_(tagged)
+            return Contact.id.in_(linked)
         return _full_name().like(pattern, escape="\\")
 
     def order_column(self, order_by: str) -> ColumnElement[Any] | QueryableAttribute[Any]:
@@ -45,7 +53,7 @@ class ContactRepository(ScopedRepository[Contact]):
         row: Contact | None = await self.session.scalar(self.scoped().where(func.lower(Contact.email) == email.lower()))
         return row
 
-    async def tags_of(self, contact_ids: Sequence[int]) -> dict[int, list[TagLink]]:
+    async def tags_of(self, contact_ids: Seq[int]) -> dict[int, list[TagLink]]:
         """Tag links of several contacts in one query, in the order they were applied."""
         if not contact_ids:
             return {}

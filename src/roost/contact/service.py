@@ -12,21 +12,31 @@ from roost.contact.repository import ContactRepository
 from roost.contact.types import ContactView
 from roost.errors import Invalid, NotFound
 from roost.field import service as field_service
+from roost.form import service as form_service
+from roost.form.types import FormView
 from roost.kit.clock import utcnow_seconds
 from roost.kit.paging import ListParams, Page
-from roost.models import Contact, ContactTag, CustomField
+from roost.models import Contact, ContactTag, CustomField, Tag
+from roost.sequence import service as sequence_service
 from roost.tag import service as tag_service
 
-SEARCH_BY = ("name", "email", "tag")
+SEARCH_BY = ("name", "email", "sequence", "tag")
 ORDER_BY = ("name", "email", "confirmed_at", "subscribed_at")
 MAX_VALUE_LENGTH = {"text": 1000, "textarea": 10000}
 
 FieldValues = Mapping[str, str | None]
 
 
+async def _views(repo: ContactRepository, contacts: Sequence[Contact]) -> list[ContactView]:
+    """Contacts with their tags and sequences: two queries whatever the number of contacts."""
+    ids = [contact.id for contact in contacts]
+    tags = await repo.tags_of(ids)
+    sequences = await sequence_service.memberships_of(repo.session, account_id=repo.account_id, contact_ids=ids)
+    return [ContactView(contact=c, tags=tags.get(c.id, []), sequences=sequences.get(c.id, [])) for c in contacts]
+
+
 async def _view(repo: ContactRepository, contact: Contact) -> ContactView:
-    tags = await repo.tags_of([contact.id])
-    return ContactView(contact=contact, tags=tags.get(contact.id, []))
+    return (await _views(repo, [contact]))[0]
 
 
 async def _get_row(repo: ContactRepository, contact_id: int) -> Contact:
@@ -86,11 +96,10 @@ def _apply_fields(contact: Contact, values: FieldValues) -> list[str]:
 
 
 async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[ContactView]:
-    """A page of contacts with their tags (two queries whatever the page size)."""
+    """A page of contacts with their tags and sequences (three queries whatever the page size)."""
     repo = ContactRepository(session, account_id)
     page = await repo.page(params)
-    tags = await repo.tags_of([contact.id for contact in page.items])
-    views = [ContactView(contact=c, tags=tags.get(c.id, [])) for c in page.items]
+    views = await _views(repo, page.items)
     return Page(items=views, total=page.total, page=page.page, per_page=page.per_page)
 
 
@@ -109,11 +118,9 @@ async def create(
     ipaddress: str | None = None,
     form_id: int | None = None,
 ) -> ContactView:
-    """Create a contact, active and confirmed at once when no form is given (CONVENTIONS §7)."""
+    """Create a contact: through the form when one is given, else active and confirmed at once (CONVENTIONS §7)."""
     repo = ContactRepository(session, account_id)
-    if form_id is not None:
-        # Forms arrive with the v1-surface work; until then no form id can exist.
-        raise Invalid.field("form_id", "The selected form id is invalid.")
+    form = None if form_id is None else await form_service.referenced(session, account_id=account_id, form_id=form_id)
     check_ipaddress(ipaddress)
     defined = await field_service.all_fields(session, account_id=account_id)
     _check_fields(defined, fields)
@@ -126,9 +133,10 @@ async def create(
             email=email,
             fields={},
             ipaddress=ipaddress,
-            status="active",
+            # Through a form the contact starts as a pending opt-in that the form then settles.
+            status="active" if form is None else "unconfirmed",
             subscribed_at=now,
-            confirmed_at=now,
+            confirmed_at=now if form is None else None,
             created_at=now,
             updated_at=now,
         )
@@ -136,7 +144,10 @@ async def create(
     _apply_fields(contact, {**defaults, **fields})
     await session.flush()
     events.record(session, account_id=account_id, type="contact.created", contact_id=contact.id)
-    return ContactView(contact=contact)
+    if form is None:
+        return ContactView(contact=contact)
+    await _subscribe_through(session, repo, contact, form)
+    return await _view(repo, contact)
 
 
 async def _change(
@@ -203,13 +214,12 @@ async def delete(session: AsyncSession, *, account_id: int, contact_id: int) -> 
 
 
 async def _link_tags(
-    session: AsyncSession, repo: ContactRepository, contact: Contact, names: Sequence[str], *, exclusive: bool
+    session: AsyncSession, repo: ContactRepository, contact: Contact, tags: Sequence[Tag], *, exclusive: bool
 ) -> None:
-    """Apply tags by name (creating missing ones); with exclusive, also remove every other tag.
+    """Apply tags; with exclusive, also remove every other tag.
 
     Each tag that really comes or goes records tag.applied / tag.removed, so rules fire for the difference.
     """
-    tags = await tag_service.get_or_create(session, account_id=repo.account_id, names=names)
     already = await repo.tag_ids_of(contact.id)
     now = utcnow_seconds()
     for tag in tags:
@@ -235,7 +245,8 @@ async def apply_tags(session: AsyncSession, *, account_id: int, contact_id: int,
     """Apply tags by name, creating missing ones; re-applying is a no-op (CONVENTIONS §7)."""
     repo = ContactRepository(session, account_id)
     contact = await _get_row(repo, contact_id)
-    await _link_tags(session, repo, contact, names, exclusive=False)
+    tags = await tag_service.get_or_create(session, account_id=account_id, names=names)
+    await _link_tags(session, repo, contact, tags, exclusive=False)
     return await _view(repo, contact)
 
 
@@ -262,7 +273,8 @@ async def replace(
         session, repo, contact, email=email, fields={**cleared, **fields}, ipaddress=ipaddress, clear_ipaddress=False
     )
     if tags is not None:
-        await _link_tags(session, repo, contact, tags, exclusive=True)
+        tag_set = await tag_service.get_or_create(session, account_id=account_id, names=tags)
+        await _link_tags(session, repo, contact, tag_set, exclusive=True)
     return await _view(repo, contact)
 
 
@@ -276,13 +288,137 @@ async def remove_tag(session: AsyncSession, *, account_id: int, contact_id: int,
 
 
 async def unsubscribe(session: AsyncSession, *, account_id: int, contact_id: int) -> None:
-    """Stop all marketing mail to the contact (CONVENTIONS §7: DELETE /unsubscribe)."""
+    """Stop all marketing mail to the contact; it leaves every sequence (CONVENTIONS §7: DELETE /unsubscribe)."""
     repo = ContactRepository(session, account_id)
     contact = await _get_row(repo, contact_id)
-    if contact.status == "unsubscribed":
+    if contact.status != "unsubscribed":
+        now = utcnow_seconds()
+        contact.status = "unsubscribed"
+        contact.unsubscribed_at = now
+        contact.updated_at = now
+        events.record(session, account_id=account_id, type="contact.unsubscribed", contact_id=contact.id)
+    await sequence_service.leave_all(session, account_id=account_id, contact_id=contact.id)
+
+
+# Sequences ----------------------------------------------------------------------
+
+
+def _confirmed(contact: Contact) -> bool:
+    return contact.status == "active" and contact.confirmed_at is not None
+
+
+async def join_sequence(session: AsyncSession, *, account_id: int, contact_id: int, sequence_id: int) -> ContactView:
+    """Put the contact at step 0 of a sequence; joining again changes nothing (idempotent, CONVENTIONS §7)."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    await sequence_service.join(
+        session, account_id=account_id, contact_id=contact.id, sequence_id=sequence_id, confirmed=_confirmed(contact)
+    )
+    return await _view(repo, contact)
+
+
+async def leave_sequence(session: AsyncSession, *, account_id: int, contact_id: int, sequence_id: int) -> None:
+    """Take the contact out of a sequence; unknown sequence: NotFound; not a member: nothing happens."""
+    contact = await _get_row(ContactRepository(session, account_id), contact_id)
+    await sequence_service.leave(session, account_id=account_id, contact_id=contact.id, sequence_id=sequence_id)
+
+
+# Forms --------------------------------------------------------------------------
+
+# Addresses that cannot take mail stay as they are: a form never makes them subscribers again.
+_UNMAILABLE = {
+    "bounced": "The email address has bounced; it cannot be subscribed again.",
+    "complained": "The email address has reported our mail as spam; it cannot be subscribed again.",
+}
+
+
+def _check_mailable(contact: Contact) -> None:
+    message = _UNMAILABLE.get(contact.status)
+    if message is not None:
+        raise Invalid.field("email", message)
+
+
+async def _subscribe_through(session: AsyncSession, repo: ContactRepository, contact: Contact, form: FormView) -> None:
+    """Subscribe through a form: at once, or with double opt-in pending the confirmation link (CONVENTIONS §7).
+
+    A contact already active and confirmed has nothing left to confirm, so the form applies at once. Otherwise
+    contact.confirmation_requested asks the delivery engine to send the form's confirmation email.
+    """
+    _check_mailable(contact)
+    if not form.form.double_optin or _confirmed(contact):
+        await _confirm(session, repo, contact, form)
         return
     now = utcnow_seconds()
-    contact.status = "unsubscribed"
-    contact.unsubscribed_at = now
+    contact.status = "unconfirmed"
+    contact.subscribed_at = now
+    contact.confirmed_at = None
     contact.updated_at = now
-    events.record(session, account_id=account_id, type="contact.unsubscribed", contact_id=contact.id)
+    await session.flush()
+    events.record(
+        session,
+        account_id=repo.account_id,
+        type="contact.confirmation_requested",
+        contact_id=contact.id,
+        data={"form_id": form.form.id},
+    )
+
+
+async def _confirm(session: AsyncSession, repo: ContactRepository, contact: Contact, form: FormView) -> None:
+    """Make the contact an active, confirmed subscriber and apply the form's tags and sequence (idempotent)."""
+    if not _confirmed(contact):
+        now = utcnow_seconds()
+        if contact.status != "unconfirmed" or contact.subscribed_at is None:
+            contact.subscribed_at = now  # a new opt-in rather than the end of a pending one
+        contact.status = "active"
+        contact.confirmed_at = now
+        contact.updated_at = now
+        await session.flush()
+        events.record(
+            session,
+            account_id=repo.account_id,
+            type="contact.subscribed",
+            contact_id=contact.id,
+            data={"form_id": form.form.id},
+        )
+        await sequence_service.confirm_memberships(session, account_id=repo.account_id, contact_id=contact.id)
+    await _link_tags(session, repo, contact, form.tags, exclusive=False)
+    if form.form.sequence_id is not None:
+        await sequence_service.join(
+            session,
+            account_id=repo.account_id,
+            contact_id=contact.id,
+            sequence_id=form.form.sequence_id,
+            confirmed=True,
+        )
+
+
+async def subscribe(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    contact_id: int,
+    form_id: int,
+    fields: FieldValues,
+    ipaddress: str | None = None,
+) -> ContactView:
+    """Subscribe an existing contact through a form, merging the given field values (seed 001: POST /subscribe)."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    form = await form_service.referenced(session, account_id=account_id, form_id=form_id)
+    await _change(session, repo, contact, email=None, fields=fields, ipaddress=ipaddress, clear_ipaddress=False)
+    await _subscribe_through(session, repo, contact, form)
+    return await _view(repo, contact)
+
+
+async def confirm(session: AsyncSession, *, account_id: int, contact_id: int, form_id: int) -> ContactView:
+    """The contact confirmed its subscription through a form (the signed link of the confirmation email).
+
+    confirmed_at is set, the contact becomes active and the form's tags and sequence apply; confirming again
+    changes nothing. An unknown contact or form is NotFound.
+    """
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    form = await form_service.get(session, account_id=account_id, form_id=form_id)
+    _check_mailable(contact)
+    await _confirm(session, repo, contact, form)
+    return await _view(repo, contact)

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from roost.models import Contact
+from roost.sequence.types import SequenceLink
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,3 +20,4 @@ class ContactView:
 
     contact: Contact
     tags: list[TagLink] = field(default_factory=list)
+    sequences: list[SequenceLink] = field(default_factory=list)

@@ -133,6 +133,18 @@ class ContactTagsIn(WireIn):
     tags: list[Name] = Field(min_length=1, max_length=100)
 
 
+class ContactSequenceIn(WireIn):
+    sequence_id: Id
+
+
+class ContactSubscribeIn(WireIn):
+    """Subscribe through a form (seed 001); the field values given are merged into the contact's."""
+
+    form_id: Id
+    fields: dict[Annotated[str, Field(max_length=64)], FieldValue | None] = Field(default_factory=dict, max_length=200)
+    ipaddress: IpAddress | None = None
+
+
 class TagLinkOut(BaseModel):
     tag_id: int
     name: str
@@ -170,7 +182,17 @@ class ContactOut(BaseModel):
             fields=contact.field_values(),
             ipaddress=contact.ipaddress,
             tags=[TagLinkOut(tag_id=t.tag_id, name=t.name, tagged_at=t.tagged_at) for t in view.tags],
-            sequences=[],
+            sequences=[
+                SequenceLinkOut(
+                    sequence_id=s.sequence_id,
+                    current_step=s.current_step,
+                    name=s.name,
+                    description=s.description,
+                    subscribed_at=s.subscribed_at,
+                    confirmed_at=s.confirmed_at,
+                )
+                for s in view.sequences
+            ],
             status=contact.status,
             subscribed_at=contact.subscribed_at,
             confirmed_at=contact.confirmed_at,

@@ -8,7 +8,15 @@ from roost.api.deps import SessionDep
 from roost.api.v1.auth import PrincipalDep
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
-from roost.api.v1.schemas import ContactIn, ContactOut, ContactPatch, ContactReplace, ContactTagsIn
+from roost.api.v1.schemas import (
+    ContactIn,
+    ContactOut,
+    ContactPatch,
+    ContactReplace,
+    ContactSequenceIn,
+    ContactSubscribeIn,
+    ContactTagsIn,
+)
 from roost.api.v1.wire import MAX_ID
 from roost.contact import service as contact_service
 from roost.kit.paging import ListParams
@@ -16,6 +24,7 @@ from roost.kit.paging import ListParams
 router = v1_router("contacts")
 ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TagId = Annotated[int, Path(ge=1, le=MAX_ID)]
+SequenceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 ContactList = Annotated[ListParams, Depends(list_params(contact_service.SEARCH_BY, contact_service.ORDER_BY))]
 
 
@@ -36,7 +45,7 @@ async def get_contact(contact_id: ContactId, session: SessionDep, principal: Pri
     status_code=201,
     response_model=ContactOut,
     responses=BAD_BODY,
-    summary="Create a contact (active and confirmed at once unless a form_id is given)",
+    summary="Create a contact: through the form when `form_id` is given, else active and confirmed at once",
 )
 async def create_contact(body: ContactIn, session: SessionDep, principal: PrincipalDep) -> ContactOut:
     view = await contact_service.create(
@@ -125,11 +134,63 @@ async def remove_tag(contact_id: ContactId, tag_id: TagId, session: SessionDep, 
     return Response(status_code=204)
 
 
+@router.post(
+    "/contacts/{contact_id}/sequences",
+    status_code=201,
+    response_model=ContactOut,
+    responses={**NOT_FOUND, **BAD_BODY},
+    summary="Add the contact to a sequence at step 0 (joining again changes nothing)",
+)
+async def join_sequence(
+    contact_id: ContactId, body: ContactSequenceIn, session: SessionDep, principal: PrincipalDep
+) -> ContactOut:
+    view = await contact_service.join_sequence(
+        session, account_id=principal.account_id, contact_id=contact_id, sequence_id=body.sequence_id
+    )
+    return ContactOut.of(view)
+
+
+@router.delete(
+    "/contacts/{contact_id}/sequences/{sequence_id}",
+    status_code=204,
+    responses=NOT_FOUND,
+    summary="Take the contact out of a sequence (204 even when it was not in it)",
+)
+async def leave_sequence(
+    contact_id: ContactId, sequence_id: SequenceId, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    await contact_service.leave_sequence(
+        session, account_id=principal.account_id, contact_id=contact_id, sequence_id=sequence_id
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/contacts/{contact_id}/subscribe",
+    status_code=201,
+    response_model=ContactOut,
+    responses={**NOT_FOUND, **BAD_BODY},
+    summary="Subscribe the contact through a form (double opt-in: unconfirmed until the confirmation link)",
+)
+async def subscribe(
+    contact_id: ContactId, body: ContactSubscribeIn, session: SessionDep, principal: PrincipalDep
+) -> ContactOut:
+    view = await contact_service.subscribe(
+        session,
+        account_id=principal.account_id,
+        contact_id=contact_id,
+        form_id=body.form_id,
+        fields=body.fields,
+        ipaddress=body.ipaddress,
+    )
+    return ContactOut.of(view)
+
+
 @router.delete(
     "/contacts/{contact_id}/unsubscribe",
     status_code=204,
     responses=NOT_FOUND,
-    summary="Unsubscribe a contact from all mailings",
+    summary="Unsubscribe a contact from all mailings; it leaves every sequence",
 )
 async def unsubscribe(contact_id: ContactId, session: SessionDep, principal: PrincipalDep) -> Response:
     await contact_service.unsubscribe(session, account_id=principal.account_id, contact_id=contact_id)
