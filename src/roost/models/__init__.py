@@ -9,6 +9,7 @@ from roost.models.event import Event
 from roost.models.field import CustomField
 from roost.models.form import Form
 from roost.models.job import Job
+from roost.models.message import CapturedMail, Interaction, Message
 from roost.models.rule import Rule
 from roost.models.sequence import ContactSequence, Sequence, SequenceEmail
 from roost.models.tag import Tag
@@ -18,6 +19,7 @@ __all__ = [
     "Account",
     "Appointment",
     "Broadcast",
+    "CapturedMail",
     "Contact",
     "ContactSequence",
     "ContactTag",
@@ -25,7 +27,9 @@ __all__ = [
     "CustomField",
     "Event",
     "Form",
+    "Interaction",
     "Job",
+    "Message",
     "Note",
     "Rule",
     "Segment",

@@ -1,0 +1,87 @@
+"""Outgoing mail as rows: every recipient is a message before any SMTP attempt (ARCHITECTURE: delivery shape)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from roost.db import Base, UTCDateTime
+from roost.models._types import AccountFk, BigId, IdPk, MaybeTimestamp, Timestamp
+
+MESSAGE_KINDS = ("broadcast", "sequence", "confirmation", "notification", "test")
+# Statuses only move forward: queued -> sending -> sent -> (bounced | complained),
+# queued -> cancelled, sending -> failed (a permanent SMTP refusal is "bounced").
+MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "complained", "cancelled")
+INTERACTION_TYPES = ("open", "click", "unsubscribe", "bounce", "complaint")
+
+
+class Message(Base):
+    """One email to one address.
+
+    Unique per (broadcast, contact) and per (sequence email, contact), so resolving
+    recipients twice, or a worker dying halfway, never makes a second message. A sender
+    may claim a queued or sending message once `due_at` has passed: claiming pushes it a
+    lease ahead, a transient failure a back-off ahead, so a killed sender's messages are
+    taken over and retries wait their turn without a status moving backwards. Links and
+    the VERP return path name the message by its id, signed.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "contact_id"),
+        UniqueConstraint("sequence_email_id", "contact_id"),
+        # The sender's claim: due messages of the unfinished statuses.
+        Index("ix_messages_status_due_at", "status", "due_at"),
+        Index("ix_messages_contact_id", "contact_id"),
+    )
+
+    id: Mapped[IdPk]
+    account_id: Mapped[AccountFk]
+    kind: Mapped[str] = mapped_column(String(16))
+    broadcast_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    sequence_email_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("sequence_emails.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="CASCADE"))
+    to_address: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    smtp_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[Timestamp]
+    sent_at: Mapped[MaybeTimestamp]
+    opened_at: Mapped[MaybeTimestamp]
+    clicked_at: Mapped[MaybeTimestamp]
+
+
+class Interaction(Base):
+    """Something a recipient did with a message: opened, clicked, unsubscribed, bounced, complained."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_message_id_type", "message_id", "type"),)
+
+    id: Mapped[IdPk]
+    account_id: Mapped[AccountFk]
+    message_id: Mapped[int] = mapped_column(BigId, ForeignKey("messages.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="SET NULL"))
+    type: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[Timestamp]
+
+
+class CapturedMail(Base):
+    """Mail kept instead of sent when no SMTP relay is configured; listed at /outbox."""
+
+    __tablename__ = "captured_mail"
+    __table_args__ = (Index("ix_captured_mail_account_id_id", "account_id", "id"),)
+
+    id: Mapped[IdPk]
+    account_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("messages.id", ondelete="SET NULL"))
+    envelope_from: Mapped[str] = mapped_column(String(500))
+    recipients: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[Timestamp]
