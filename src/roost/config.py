@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,7 +18,18 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="sqlite:///file.db or postgresql://user@host:port/db")
     base_url: str = Field(default="http://localhost:8000", description="Public URL used in links and emails.")
     smtp_url: str | None = Field(
-        default=None, description="smtp://… or smtps://…; unset captures mail in the database."
+        default=None,
+        description=(
+            "The relay: smtp://user:password@host:port (plain, port 25), smtp://…?starttls=1 (STARTTLS"
+            " required, port 587) or smtps://… (implicit TLS, port 465); user and password percent-encoded,"
+            " both optional. Unset captures mail in the database."
+        ),
+    )
+    smtp_concurrency: int = Field(default=8, ge=1, le=200, description="SMTP connections used at once (pooled).")
+    smtp_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for each SMTP reply.")
+    mail_domain: str = Field(
+        default="",
+        description="Domain of Message-IDs and of the VERP return path bounces+…@; the host of base_url when unset.",
     )
     redis_url: str | None = Field(default=None, description="Shares rate limits across processes when set.")
     rate_limit: str = Field(
@@ -37,6 +49,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'roost.db').resolve()}"
+
+    @property
+    def effective_mail_domain(self) -> str:
+        return self.mail_domain or urlsplit(self.base_url).hostname or "localhost"
 
     @property
     def rate_limit_enabled(self) -> bool:
