@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,10 +26,6 @@ class Settings(BaseSettings):
     )
     smtp_concurrency: int = Field(default=8, ge=1, le=200, description="SMTP connections used at once (pooled).")
     smtp_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for each SMTP reply.")
-    mail_domain: str = Field(
-        default="",
-        description="Domain of Message-IDs and of the VERP return path bounces+…@; the host of base_url when unset.",
-    )
     redis_url: str | None = Field(default=None, description="Shares rate limits across processes when set.")
     rate_limit: str = Field(
         default="5/second", description="Per-account API limit in `limits` notation; 0 turns it off."
@@ -49,10 +44,6 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'roost.db').resolve()}"
-
-    @property
-    def effective_mail_domain(self) -> str:
-        return self.mail_domain or urlsplit(self.base_url).hostname or "localhost"
 
     @property
     def rate_limit_enabled(self) -> bool:

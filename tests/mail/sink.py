@@ -36,6 +36,10 @@ class Sink:
     _protocols: list[Any] = field(default_factory=list)
 
     @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
     def url(self) -> str:
         login = f"{self.credentials[0]}:{self.credentials[1]}@" if self.credentials else ""
         return f"smtp://{login}{self.host}:{self.port}"

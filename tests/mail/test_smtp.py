@@ -24,7 +24,7 @@ async def sink() -> AsyncIterator[Sink]:
     server = Sink()
     await server.start()
     yield server
-    if server.port and server._server is not None:
+    if server.running:
         await server.stop()
 
 

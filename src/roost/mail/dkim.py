@@ -37,8 +37,6 @@ SIGNED_HEADERS = (
 # RFC 8301: verifiers reject RSA keys under 1024 bits; 2048 is what providers expect today.
 MIN_KEY_BITS = 1024
 _SELECTOR = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\Z")
-_LINE_BREAK = re.compile(rb"\r?\n")
-_WSP_RUN = re.compile(rb"[ \t]+")
 # Only runs of two or more, or a tab, change under relaxed canonicalization: matching single
 # spaces too would make the substitution visit every word of the body.
 _BODY_WSP_RUN = re.compile(rb"\t[ \t]*| [ \t]+")
@@ -165,12 +163,14 @@ class DkimKeyring:
 
 
 def relaxed_header(line: bytes) -> bytes:
-    """One header field in relaxed canonical form (RFC 6376 §3.4.2), ending in CRLF."""
+    """One header field in relaxed canonical form (RFC 6376 §3.4.2), ending in CRLF.
+
+    Splitting on whitespace and joining with single spaces unfolds, compresses and strips in one
+    pass at C speed; it differs from the letter of the RFC only on malformed folding (a CRLF not
+    followed by whitespace), which no header of ours has.
+    """
     name, _, value = line.partition(b":")
-    value = value.strip()
-    if b"\n" in value or b"\t" in value or b"  " in value:  # folded or with runs: the regexes are needed
-        value = _WSP_RUN.sub(b" ", _LINE_BREAK.sub(b"", value))
-    return name.strip().lower() + b":" + value + b"\r\n"
+    return name.strip().lower() + b":" + b" ".join(value.split()) + b"\r\n"
 
 
 def relaxed_lines(data: bytes) -> bytes:
