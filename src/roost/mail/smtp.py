@@ -27,6 +27,8 @@ _FALSE = ("0", "false", "no", "off")
 
 
 class DeliveryStatus(StrEnum):
+    """What an attempt achieved: accepted by the relay, worth retrying, or final (a bounce)."""
+
     SENT = "sent"
     TRANSIENT = "transient"
     PERMANENT = "permanent"
