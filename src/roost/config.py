@@ -17,8 +17,15 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="sqlite:///file.db or postgresql://user@host:port/db")
     base_url: str = Field(default="http://localhost:8000", description="Public URL used in links and emails.")
     smtp_url: str | None = Field(
-        default=None, description="smtp://… or smtps://…; unset captures mail in the database."
+        default=None,
+        description=(
+            "The relay: smtp://user:password@host:port (plain, port 25), smtp://…?starttls=1 (STARTTLS"
+            " required, port 587) or smtps://… (implicit TLS, port 465); user and password percent-encoded,"
+            " both optional. Unset captures mail in the database."
+        ),
     )
+    smtp_concurrency: int = Field(default=8, ge=1, le=200, description="SMTP connections used at once (pooled).")
+    smtp_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for each SMTP reply.")
     redis_url: str | None = Field(default=None, description="Shares rate limits across processes when set.")
     rate_limit: str = Field(
         default="5/second", description="Per-account API limit in `limits` notation; 0 turns it off."

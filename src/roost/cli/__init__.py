@@ -21,8 +21,10 @@ from roost.errors import DomainError, Invalid, NotFound
 app = typer.Typer(help="Roost: self-hosted email marketing.", no_args_is_help=True, add_completion=False)
 account_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage Personal Access Tokens.", no_args_is_help=True)
+dkim_app = typer.Typer(help="Manage DKIM signing keys.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
 app.add_typer(token_app, name="token")
+app.add_typer(dkim_app, name="dkim")
 
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -207,6 +209,42 @@ def token_revoke(
         return {"token_id": token.id, "revoked": True}
 
     _emit(as_json, _in_transaction(work), f"token {token_id} revoked")
+
+
+@dkim_app.command("generate")
+def dkim_generate(
+    domain: Annotated[str, typer.Argument(help="The sender domain whose mail gets signed (d=).")],
+    selector: Annotated[str, typer.Option(help="The DNS selector (s=).")] = "roost",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing key for the domain.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an RSA-2048 key in <data_dir>/dkim and print the DNS TXT record to publish."""
+    from roost.mail import dkim
+
+    try:
+        key = dkim.generate_key(domain, selector)
+        path = dkim.write_key(dkim.key_directory(get_settings()), key, replace=force)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except FileExistsError as exc:
+        err.print(f"[red]a key for {domain} already exists ({exc}); --force replaces it[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        document = {
+            "domain": key.domain,
+            "selector": key.selector,
+            "key_path": str(path),
+            "record_name": key.record_name,
+            "record_type": "TXT",
+            "record_value": key.record_value,
+        }
+        typer.echo(json.dumps(document))
+        return
+    err.print(f"key written to {path}; publish this TXT record:")
+    # Plain echo: a console would wrap the long value, and it has to be copied exactly.
+    typer.echo(f"{key.record_name} TXT")
+    typer.echo(key.record_value)
 
 
 def main() -> None:

@@ -1,0 +1,107 @@
+"""Merge tags (CONVENTIONS §8): parsed once per email, substituted per recipient.
+
+`%contact.email%`, `%contact.<field key>%`, `%sender.name%`, `%sender.email%`,
+`%sender.company%`, `%sender.address%` and `%unsubscribelink%`; any of them may carry a
+fallback, `%contact.first_name|there%`, used when the value is empty or missing. Tags that are
+none of these are left exactly as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+CONTACT_EMAIL = "contact.email"
+UNSUBSCRIBE_LINK = "unsubscribelink"
+SENDER_TAGS = ("sender.name", "sender.email", "sender.company", "sender.address")
+_FIXED_TAGS = frozenset((CONTACT_EMAIL, UNSUBSCRIBE_LINK, *SENDER_TAGS))
+
+# The name is matched loosely here and judged by is_known, so that `%contact.Nope%` is left as is.
+_TAG = re.compile(r"%([a-z][a-z_]*(?:\.[A-Za-z0-9_]+)?)(?:\|([^%\r\n]*))?%")
+# Field keys as the fields API accepts them.
+_FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
+
+
+def tag_recognizer(contact_fields: Collection[str] | None = None) -> Callable[[str], bool]:
+    """A test of tag names; with `contact_fields`, `%contact.x%` is known only for those keys (and email)."""
+    allowed = None if contact_fields is None else frozenset(contact_fields)
+
+    def is_known(name: str) -> bool:
+        if name in _FIXED_TAGS:
+            return True
+        namespace, _, key = name.partition(".")
+        if namespace != "contact" or not _FIELD_KEY.match(key):
+            return False
+        return allowed is None or key in allowed
+
+    return is_known
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One merge tag in a template: the value's key, the fallback written after `|`, the tag as written."""
+
+    key: str
+    fallback: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class MergeTemplate:
+    """Text cut at its merge tags: `literals[i]` comes before `slots[i]`, and one literal ends it."""
+
+    literals: tuple[str, ...]
+    slots: tuple[Slot, ...]
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The value keys this template needs."""
+        return frozenset(slot.key for slot in self.slots)
+
+    @property
+    def source(self) -> str:
+        """The text with its remaining tags as written."""
+        parts = [self.literals[0]]
+        for slot, literal in zip(self.slots, self.literals[1:], strict=True):
+            parts.append(slot.source)
+            parts.append(literal)
+        return "".join(parts)
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """The text with every tag replaced by its value, or by its fallback when the value is empty."""
+        parts = [self.literals[0]]
+        for slot, literal in zip(self.slots, self.literals[1:], strict=True):
+            parts.append(values.get(slot.key) or slot.fallback)
+            parts.append(literal)
+        return "".join(parts)
+
+    def bind(self, values: Mapping[str, str]) -> MergeTemplate:
+        """The template with the tags whose key is in `values` substituted for good (values known per email)."""
+        literals = [self.literals[0]]
+        slots: list[Slot] = []
+        for slot, literal in zip(self.slots, self.literals[1:], strict=True):
+            if slot.key in values:
+                literals[-1] += (values[slot.key] or slot.fallback) + literal
+            else:
+                slots.append(slot)
+                literals.append(literal)
+        return MergeTemplate(tuple(literals), tuple(slots))
+
+
+def parse(text: str, is_known: Callable[[str], bool]) -> MergeTemplate:
+    """Cut `text` at its known merge tags; unknown ones stay part of the literal text."""
+    literals: list[str] = []
+    slots: list[Slot] = []
+    start = 0  # where the current literal begins
+    position = 0  # where to look for the next tag
+    while (match := _TAG.search(text, position)) is not None:
+        if not is_known(match.group(1)):
+            # Resume just after the opening %: in "%foo%contact.email%" a tag starts at the second %.
+            position = match.start() + 1
+            continue
+        literals.append(text[start : match.start()])
+        slots.append(Slot(match.group(1), match.group(2) or "", match.group(0)))
+        start = position = match.end()
+    literals.append(text[start:])
+    return MergeTemplate(tuple(literals), tuple(slots))

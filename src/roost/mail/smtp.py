@@ -1,0 +1,302 @@
+"""Sending over SMTP: the Transport protocol and a pooled aiosmtplib implementation.
+
+Failures are classified where they happen (the Mailman rule): a 5xx reply other than 552 is
+permanent; a 4xx reply, 552 (storage exceeded), a timeout, a refused or reset connection are
+transient. A failure to set up the session (connect, TLS, EHLO, login) says nothing about the
+recipients, so it is transient whatever its code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+from roost.config import Settings
+from roost.mail.headers import normalize_address
+
+_CLOSING = 421  # the server is closing the connection (RFC 5321 §3.8)
+_STORAGE_EXCEEDED = 552  # a 5xx that Mailman, like most senders, treats as temporary
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+class DeliveryStatus(StrEnum):
+    """What an attempt achieved: accepted by the relay, worth retrying, or final (a bounce)."""
+
+    SENT = "sent"
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+
+
+def classify(code: int | None) -> DeliveryStatus:
+    """The status of a failed attempt from its SMTP reply code (None: no reply, e.g. a timeout)."""
+    if code is not None and 500 <= code < 600 and code != _STORAGE_EXCEEDED:
+        return DeliveryStatus.PERMANENT
+    return DeliveryStatus.TRANSIENT
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What became of one attempt: status, the server's code (None without a reply) and message.
+
+    `refused` lists recipients the server turned down one by one, each with its own outcome; the
+    top-level status is that of the others. When every recipient was refused, the status is the
+    least final of theirs (transient if any is transient).
+    """
+
+    status: DeliveryStatus
+    code: int | None
+    message: str
+    refused: Mapping[str, SendOutcome] = field(default_factory=dict)
+
+
+def _failure(code: int | None, message: str) -> SendOutcome:
+    """A failed attempt classified by the Mailman rule."""
+    return SendOutcome(classify(code), code, message)
+
+
+class Transport(Protocol):
+    """Whatever carries rendered messages away: SMTP, or capture for the UI and tests."""
+
+    async def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> SendOutcome:
+        """Deliver one message to its envelope recipients and say what happened; never raises for mail errors."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and other resources."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """Where and how to reach the relay; see `from_url` for the URL form."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    implicit_tls: bool = False
+    starttls: bool = False
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        """Parse `smtp://user:pass@host:port`, `smtps://…` (implicit TLS) or `smtp://…?starttls=1`.
+
+        Ports default to 465 for smtps, 587 with STARTTLS and 25 otherwise; user and password are
+        percent-decoded. ValueError on anything else.
+        """
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("the SMTP URL must start with smtp:// or smtps://")
+        if not parts.hostname:
+            raise ValueError("the SMTP URL needs a host")
+        query = parse_qs(parts.query, keep_blank_values=True)
+        unknown = set(query) - {"starttls"}
+        if unknown:
+            raise ValueError(f"unknown SMTP URL option(s): {', '.join(sorted(unknown))}")
+        starttls_value = query.get("starttls", ["0"])[-1].lower()
+        if starttls_value not in _TRUE + _FALSE:
+            raise ValueError("starttls must be 1 or 0")
+        implicit_tls = parts.scheme == "smtps"
+        starttls = starttls_value in _TRUE
+        if implicit_tls and starttls:
+            raise ValueError("smtps:// already uses TLS; starttls applies to smtp:// only")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError("the SMTP URL has an invalid port") from exc
+        if port is None:
+            port = 465 if implicit_tls else 587 if starttls else 25
+        return cls(
+            host=parts.hostname,
+            port=port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            implicit_tls=implicit_tls,
+            starttls=starttls,
+        )
+
+
+class _StaleConnection(Exception):
+    """The connection failed on the first command of a transaction: it was dropped while idle."""
+
+    def __init__(self, outcome: SendOutcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+class _AllRefused(Exception):
+    """Every recipient was refused; the transaction needs a reset before the connection is reused."""
+
+    def __init__(self, outcome: SendOutcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+class SmtpTransport:
+    """SMTP through a pool of reused connections, at most `concurrency` at a time.
+
+    Idle connections are kept for the next message; one the server dropped while idle is replaced
+    and the message retried once on a fresh connection (nothing was accepted yet, so nothing can
+    be delivered twice). Connections that fail or time out mid-transaction are closed.
+    """
+
+    def __init__(
+        self, config: SmtpConfig, *, concurrency: int = 8, timeout: float = 30.0, local_hostname: str | None = None
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.config = config
+        self.timeout = timeout
+        self.local_hostname = local_hostname
+        self.connections_opened = 0
+        self._slots = asyncio.Semaphore(concurrency)
+        self._idle: list[aiosmtplib.SMTP] = []
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpTransport:
+        """The transport ROOST_SMTP_URL, ROOST_SMTP_CONCURRENCY and ROOST_SMTP_TIMEOUT describe."""
+        if not settings.smtp_url:
+            raise ValueError("ROOST_SMTP_URL is not set")
+        return cls(
+            SmtpConfig.from_url(settings.smtp_url),
+            concurrency=settings.smtp_concurrency,
+            timeout=settings.smtp_timeout,
+        )
+
+    async def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> SendOutcome:
+        """Deliver the message; the outcome says sent, transient or permanent, with the server's reply."""
+        try:
+            sender = normalize_address(envelope_from)
+            addresses = [normalize_address(recipient) for recipient in recipients]
+        except ValueError as exc:
+            return SendOutcome(DeliveryStatus.PERMANENT, None, str(exc))
+        if not addresses:
+            return SendOutcome(DeliveryStatus.PERMANENT, None, "no recipients")
+        async with self._slots:
+            client = self._take_idle()
+            if client is not None:
+                try:
+                    return await self._attempt(client, sender, addresses, message)
+                except _StaleConnection:
+                    pass  # dropped while idle: retry once on a fresh connection
+            try:
+                client = await self._connect()
+            except aiosmtplib.SMTPResponseException as exc:
+                return SendOutcome(DeliveryStatus.TRANSIENT, exc.code, exc.message)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                return SendOutcome(DeliveryStatus.TRANSIENT, None, str(exc) or type(exc).__name__)
+            try:
+                return await self._attempt(client, sender, addresses, message)
+            except _StaleConnection as exc:
+                return exc.outcome
+
+    async def close(self) -> None:
+        """Say QUIT on every idle connection."""
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+
+    def _take_idle(self) -> aiosmtplib.SMTP | None:
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client
+            client.close()
+        return None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
+            hostname=self.config.host,
+            port=self.config.port,
+            username=self.config.username,
+            password=self.config.password,
+            use_tls=self.config.implicit_tls,
+            start_tls=self.config.starttls,
+            timeout=self.timeout,
+            local_hostname=self.local_hostname,
+        )
+        await client.connect()
+        self.connections_opened += 1
+        if client.last_ehlo_response is None:
+            # The extensions (SMTPUTF8, SIZE) must be known before the first MAIL FROM.
+            try:
+                await client.ehlo()
+            except BaseException:
+                client.close()
+                raise
+        return client
+
+    async def _attempt(
+        self, client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: bytes
+    ) -> SendOutcome:
+        """One transaction; the connection goes back to the pool if it is still usable afterwards."""
+        reusable = False
+        try:
+            outcome = await self._transaction(client, sender, recipients, message)
+            reusable = True
+            return outcome
+        except _AllRefused as exc:
+            reusable = await self._reset(client)
+            return exc.outcome
+        except aiosmtplib.SMTPResponseException as exc:
+            reusable = exc.code != _CLOSING and await self._reset(client)
+            return _failure(exc.code, exc.message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            return _failure(None, str(exc) or type(exc).__name__)
+        finally:
+            if reusable and client.is_connected:
+                self._idle.append(client)
+            else:
+                client.close()
+
+    async def _transaction(
+        self, client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: bytes
+    ) -> SendOutcome:
+        utf8 = not (sender.isascii() and all(recipient.isascii() for recipient in recipients))
+        options = []
+        if utf8:
+            if not client.supports_extension("smtputf8"):
+                return SendOutcome(DeliveryStatus.PERMANENT, None, "the relay does not accept non-ASCII addresses")
+            options.append("SMTPUTF8")
+        if client.supports_extension("size"):
+            options.append(f"SIZE={len(message)}")
+        encoding = "utf-8" if utf8 else "ascii"
+        try:
+            await client.mail(sender, options=options, encoding=encoding)
+        except aiosmtplib.SMTPServerDisconnected as exc:
+            raise _StaleConnection(_failure(None, str(exc) or "connection lost")) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code == _CLOSING:
+                raise _StaleConnection(_failure(exc.code, exc.message)) from exc
+            raise
+        refused: dict[str, SendOutcome] = {}
+        for recipient in recipients:
+            try:
+                await client.rcpt(recipient, encoding=encoding)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                refused[recipient] = _failure(exc.code, exc.message)
+        if len(refused) == len(recipients):
+            outcomes = list(refused.values())
+            worst = next((o for o in outcomes if o.status is DeliveryStatus.TRANSIENT), outcomes[0])
+            raise _AllRefused(SendOutcome(worst.status, worst.code, worst.message, refused))
+        response = await client.data(message)
+        return SendOutcome(DeliveryStatus.SENT, response.code, response.message, refused)
+
+    @staticmethod
+    async def _reset(client: aiosmtplib.SMTP) -> bool:
+        """RSET after a refused transaction; False when the connection is no longer fit for reuse."""
+        try:
+            await client.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            return False
+        return True

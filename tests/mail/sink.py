@@ -1,0 +1,103 @@
+"""A real SMTP server (aiosmtpd) in the test's event loop that records what it accepts.
+
+It can refuse chosen recipients with a chosen reply, refuse or delay DATA, require a login, count
+connections, and go down and come back on the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+
+@dataclass
+class Received:
+    envelope_from: str
+    recipients: list[str]
+    data: bytes
+
+
+@dataclass
+class Sink:
+    host: str = "127.0.0.1"
+    port: int = 0
+    credentials: tuple[str, str] | None = None
+    recipient_replies: dict[str, str] = field(default_factory=dict)
+    data_reply: str | None = None
+    data_delay: float = 0.0
+    smtputf8: bool = True
+    received: list[Received] = field(default_factory=list)
+    connections: int = 0
+    _server: asyncio.Server | None = None
+    _protocols: list[Any] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def url(self) -> str:
+        login = f"{self.credentials[0]}:{self.credentials[1]}@" if self.credentials else ""
+        return f"smtp://{login}{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._new_protocol, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and drop every open connection, as a crashed relay would."""
+        assert self._server is not None
+        self._server.close()
+        for protocol in self._protocols:
+            if protocol.transport is not None:
+                protocol.transport.close()
+        self._protocols.clear()
+        await self._server.wait_closed()
+        self._server = None
+
+    def _new_protocol(self) -> Any:
+        self.connections += 1
+        with warnings.catch_warnings():
+            # AUTH without TLS is what this loopback sink is for; aiosmtpd warns about it.
+            warnings.simplefilter("ignore", UserWarning)
+            protocol = SMTP(
+                self,
+                hostname="sink.test",
+                enable_SMTPUTF8=self.smtputf8,
+                authenticator=self._authenticate if self.credentials else None,
+                auth_required=self.credentials is not None,
+                auth_require_tls=False,
+                loop=asyncio.get_running_loop(),
+            )
+        self._protocols.append(protocol)
+        return protocol
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        assert isinstance(auth_data, LoginPassword)
+        assert self.credentials is not None
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        # handled=False: aiosmtpd answers 535 itself on failure.
+        return AuthResult(success=given == self.credentials, handled=False)
+
+    # aiosmtpd looks the hooks up by these names.
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        reply = self.recipient_replies.get(address)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        if self.data_reply is not None:
+            return self.data_reply
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 2.0.0 queued"

@@ -1,0 +1,255 @@
+"""SMTP transport against a real aiosmtpd sink: pooling, classification (Mailman rule), outages."""
+
+from __future__ import annotations
+
+import asyncio
+import email.policy
+from collections.abc import AsyncIterator
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+from roost.config import Settings
+from roost.mail import DeliveryStatus, DkimKeyring, SmtpConfig, SmtpTransport, classify, write_key
+from tests.mail.sink import Sink
+from tests.mail.test_compose import compiled, recipient
+from tests.mail.test_dkim import KEY, verifies
+
+MESSAGE = b"From: a@shop.example\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nHello\r\n.starts with a dot\r\n"
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    server = Sink()
+    await server.start()
+    yield server
+    if server.running:
+        await server.stop()
+
+
+def transport_for(sink: Sink, **options: float) -> SmtpTransport:
+    concurrency = int(options.pop("concurrency", 2))
+    return SmtpTransport(
+        SmtpConfig.from_url(sink.url), concurrency=concurrency, local_hostname="client.test", **options
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://relay.example", SmtpConfig("relay.example", 25)),
+        ("smtp://relay.example:2525", SmtpConfig("relay.example", 2525)),
+        ("smtps://relay.example", SmtpConfig("relay.example", 465, implicit_tls=True)),
+        ("smtp://relay.example?starttls=1", SmtpConfig("relay.example", 587, starttls=True)),
+        ("smtp://relay.example:25?starttls=true", SmtpConfig("relay.example", 25, starttls=True)),
+        ("smtp://relay.example?starttls=0", SmtpConfig("relay.example", 25)),
+        (
+            "smtps://apikey:p%40ss%3Aword@relay.example:4650",
+            SmtpConfig("relay.example", 4650, "apikey", "p@ss:word", implicit_tls=True),
+        ),
+        ("smtp://user@relay.example", SmtpConfig("relay.example", 25, "user")),
+    ],
+)
+def test_smtp_urls(url: str, expected: SmtpConfig) -> None:
+    assert SmtpConfig.from_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://relay.example",
+        "smtp://",
+        "smtp://relay.example:99999",
+        "smtp://relay.example?starttls=maybe",
+        "smtp://relay.example?tls=1",
+        "smtps://relay.example?starttls=1",
+        "relay.example:25",
+    ],
+)
+def test_bad_smtp_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match=r"SMTP URL|starttls"):
+        SmtpConfig.from_url(url)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        (550, DeliveryStatus.PERMANENT),
+        (553, DeliveryStatus.PERMANENT),
+        (554, DeliveryStatus.PERMANENT),
+        (552, DeliveryStatus.TRANSIENT),
+        (421, DeliveryStatus.TRANSIENT),
+        (451, DeliveryStatus.TRANSIENT),
+        (452, DeliveryStatus.TRANSIENT),
+        (None, DeliveryStatus.TRANSIENT),
+    ],
+)
+def test_failures_are_classified_by_the_mailman_rule(code: int | None, status: DeliveryStatus) -> None:
+    assert classify(code) is status
+
+
+def test_the_transport_is_configured_from_settings() -> None:
+    settings = Settings(smtp_url="smtp://relay.example:2525?starttls=1", smtp_concurrency=3, smtp_timeout=5)
+    transport = SmtpTransport.from_settings(settings)
+    assert transport.config == SmtpConfig("relay.example", 2525, starttls=True)
+    assert transport.timeout == 5
+    with pytest.raises(ValueError, match="ROOST_SMTP_URL"):
+        SmtpTransport.from_settings(Settings(smtp_url=None))
+
+
+async def test_many_messages_travel_over_few_reused_connections(sink: Sink) -> None:
+    transport = transport_for(sink, concurrency=3)
+    outcomes = await asyncio.gather(
+        *(transport.send("bounces+t@shop.example", [f"r{i}@example.com"], MESSAGE) for i in range(60))
+    )
+    await transport.close()
+    assert {outcome.status for outcome in outcomes} == {DeliveryStatus.SENT}
+    assert {(outcome.code, outcome.message) for outcome in outcomes} == {(250, "2.0.0 queued")}
+    assert len(sink.received) == 60
+    assert sink.connections <= 3
+    assert transport.connections_opened == sink.connections
+    assert sink.received[0].data == MESSAGE  # dot-stuffing undone by the server: bytes arrive intact
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "code"),
+    [
+        ("451 4.3.0 Try again later", DeliveryStatus.TRANSIENT, 451),
+        ("550 5.1.1 No such user", DeliveryStatus.PERMANENT, 550),
+        ("552 5.2.2 Mailbox full", DeliveryStatus.TRANSIENT, 552),
+    ],
+)
+async def test_a_refused_recipient_is_classified_with_the_servers_reply(
+    sink: Sink, reply: str, status: DeliveryStatus, code: int
+) -> None:
+    sink.recipient_replies["chosen@example.com"] = reply
+    transport = transport_for(sink)
+    outcome = await transport.send("bounces+t@shop.example", ["chosen@example.com"], MESSAGE)
+    assert (outcome.status, outcome.code, outcome.message) == (status, code, reply.split(" ", 1)[1])
+    assert outcome.refused["chosen@example.com"].code == code
+    # The connection survives the refusal and carries the next message.
+    assert (await transport.send("bounces+t@shop.example", ["ok@example.com"], MESSAGE)).status is DeliveryStatus.SENT
+    await transport.close()
+    assert sink.connections == 1
+    assert [item.recipients for item in sink.received] == [["ok@example.com"]]
+
+
+async def test_with_several_recipients_the_refused_ones_are_listed(sink: Sink) -> None:
+    sink.recipient_replies.update({"gone@example.com": "550 gone", "busy@example.com": "451 busy"})
+    transport = transport_for(sink)
+    outcome = await transport.send(
+        "bounces+t@shop.example", ["gone@example.com", "ok@example.com", "busy@example.com"], MESSAGE
+    )
+    await transport.close()
+    assert outcome.status is DeliveryStatus.SENT
+    assert {address: result.status for address, result in outcome.refused.items()} == {
+        "gone@example.com": DeliveryStatus.PERMANENT,
+        "busy@example.com": DeliveryStatus.TRANSIENT,
+    }
+    assert sink.received[0].recipients == ["ok@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"), [("554 5.7.1 Rejected as spam", DeliveryStatus.PERMANENT), ("452 4.3.1 Full", "transient")]
+)
+async def test_a_refused_message_is_classified_too(sink: Sink, reply: str, status: DeliveryStatus) -> None:
+    sink.data_reply = reply
+    transport = transport_for(sink)
+    outcome = await transport.send("bounces+t@shop.example", ["ok@example.com"], MESSAGE)
+    await transport.close()
+    assert (outcome.status, outcome.code) == (status, int(reply[:3]))
+
+
+async def test_the_relay_going_down_is_transient_and_sending_resumes_when_it_is_back(sink: Sink) -> None:
+    transport = transport_for(sink)
+    assert (await transport.send("bounces+t@shop.example", ["a@example.com"], MESSAGE)).status is DeliveryStatus.SENT
+    await sink.stop()  # drops the pooled connection too
+    down = await transport.send("bounces+t@shop.example", ["b@example.com"], MESSAGE)
+    assert (down.status, down.code) == (DeliveryStatus.TRANSIENT, None)
+    assert "connect" in down.message.lower()
+    await sink.start()  # same port
+    back = await transport.send("bounces+t@shop.example", ["c@example.com"], MESSAGE)
+    await transport.close()
+    assert back.status is DeliveryStatus.SENT
+    assert [item.recipients for item in sink.received] == [["a@example.com"], ["c@example.com"]]
+
+
+async def test_a_connection_dropped_while_idle_is_replaced_without_failing_the_message(sink: Sink) -> None:
+    transport = transport_for(sink)
+    await transport.send("bounces+t@shop.example", ["a@example.com"], MESSAGE)
+    await sink.stop()
+    await sink.start()
+    outcome = await transport.send("bounces+t@shop.example", ["b@example.com"], MESSAGE)
+    await transport.close()
+    assert outcome.status is DeliveryStatus.SENT
+    assert transport.connections_opened == 2
+
+
+async def test_a_relay_that_does_not_answer_in_time_is_transient(sink: Sink) -> None:
+    sink.data_delay = 2.0
+    transport = transport_for(sink, timeout=0.3)
+    outcome = await transport.send("bounces+t@shop.example", ["a@example.com"], MESSAGE)
+    await transport.close()
+    assert (outcome.status, outcome.code) == (DeliveryStatus.TRANSIENT, None)
+
+
+async def test_credentials_from_the_url_log_in_and_bad_ones_are_transient() -> None:
+    sink = Sink(credentials=("roost", "s3cret:@"))
+    await sink.start()
+    try:
+        good = SmtpTransport(
+            SmtpConfig.from_url(f"smtp://roost:s3cret%3A%40@127.0.0.1:{sink.port}"), local_hostname="client.test"
+        )
+        assert (await good.send("bounces+t@shop.example", ["a@example.com"], MESSAGE)).status is DeliveryStatus.SENT
+        await good.close()
+        bad = SmtpTransport(
+            SmtpConfig.from_url(f"smtp://roost:wrong@127.0.0.1:{sink.port}"), local_hostname="client.test"
+        )
+        outcome = await bad.send("bounces+t@shop.example", ["a@example.com"], MESSAGE)
+        await bad.close()
+        # A login failure is the relay's configuration, not the recipient's fault: retry later.
+        assert (outcome.status, outcome.code) == (DeliveryStatus.TRANSIENT, 535)
+    finally:
+        await sink.stop()
+    assert len(sink.received) == 1
+
+
+async def test_non_ascii_addresses_use_smtputf8(sink: Sink) -> None:
+    transport = transport_for(sink)
+    outcome = await transport.send("bounces+t@shop.example", ["jürgen@bücher.example"], MESSAGE)
+    await transport.close()
+    assert outcome.status is DeliveryStatus.SENT
+    assert sink.received[0].recipients == ["jürgen@xn--bcher-kva.example"]
+
+
+async def test_non_ascii_addresses_are_permanent_on_a_relay_without_smtputf8(sink: Sink) -> None:
+    sink.smtputf8 = False
+    transport = transport_for(sink)
+    outcome = await transport.send("bounces+t@shop.example", ["jürgen@example.com"], MESSAGE)
+    assert (outcome.status, outcome.code) == (DeliveryStatus.PERMANENT, None)
+    # The connection was not spoiled for the next message.
+    assert (await transport.send("bounces+t@shop.example", ["j@example.com"], MESSAGE)).status is DeliveryStatus.SENT
+    await transport.close()
+    assert sink.connections == 1
+
+
+async def test_malformed_addresses_are_permanent_without_a_connection(sink: Sink) -> None:
+    transport = transport_for(sink)
+    outcome = await transport.send("bounces+t@shop.example", ["no address"], MESSAGE)
+    assert outcome.status is DeliveryStatus.PERMANENT
+    assert sink.connections == 0
+
+
+async def test_a_rendered_signed_message_arrives_intact_and_verifies(sink: Sink, tmp_path: Path) -> None:
+    write_key(tmp_path, KEY)
+    message = compiled(dkim=DkimKeyring(tmp_path)).render(recipient())
+    transport = transport_for(sink)
+    outcome = await transport.send(message.envelope_from, ["ada@example.com"], message.data)
+    await transport.close()
+    assert outcome.status is DeliveryStatus.SENT
+    [received] = sink.received
+    assert received.envelope_from == "bounces+m42.k3y@bounce.roost.example"
+    assert received.data == message.data
+    assert verifies(received.data)
+    assert message_from_bytes(received.data, policy=email.policy.default)["Subject"] == "Hi Ada, deals!"
