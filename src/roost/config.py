@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,17 @@ class Settings(BaseSettings):
     )
     smtp_concurrency: int = Field(default=8, ge=1, le=200, description="SMTP connections used at once (pooled).")
     smtp_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for each SMTP reply.")
+    bounce_domain: str = Field(
+        default="",
+        description=(
+            "Domain of the VERP return paths (bounces+…@) and of Message-IDs; its MX should reach the"
+            " bounce listener. Empty: the host of base_url."
+        ),
+    )
+    bounce_smtp_host: str = Field(
+        default="127.0.0.1", description="Address the bounce listener binds; 0.0.0.0 to take mail from other hosts."
+    )
+    bounce_smtp_port: int = Field(default=2525, ge=0, le=65535, description="Port of the bounce listener; 0 off.")
     redis_url: str | None = Field(default=None, description="Shares rate limits across processes when set.")
     rate_limit: str = Field(
         default="5/second", description="Per-account API limit in `limits` notation; 0 turns it off."
@@ -44,6 +56,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'roost.db').resolve()}"
+
+    @property
+    def effective_bounce_domain(self) -> str:
+        return self.bounce_domain or (urlsplit(self.base_url).hostname or "localhost")
 
     @property
     def rate_limit_enabled(self) -> bool:
