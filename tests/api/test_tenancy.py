@@ -33,6 +33,9 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
         "title": "x",
         "starts_at": "2030-01-01 10:00:00",
     },
+    ("PATCH", "/v1/segments/{segment_id}"): {"name": "renamed"},
+    ("PATCH", "/v1/broadcasts/{broadcast_id}"): {"name": "renamed"},
+    ("POST", "/v1/broadcasts/{broadcast_id}/cancel"): {},
 }
 
 
@@ -46,8 +49,23 @@ async def _victim_ids(victim: Api) -> dict[str, int]:
     appointment = await victim.created(
         f"/contacts/{cid}/appointments", {"title": "secret", "starts_at": "2030-01-01 10:00:00"}
     )
+    segment = await victim.created(
+        "/segments", {"name": "Secret", "conditions": [{"type": "tag", "operator": "has", "value": "Victim"}]}
+    )
+    broadcast = await victim.created(
+        "/broadcasts",
+        {
+            "name": "Secret",
+            "email": {"subject": "s", "body": "b"},
+            "sender": {"email": "victim@example.com", "name": "Victim", "address": "1 Main St"},
+            "schedule": "2999-01-01 00:00:00",
+            "recipients": [{"match": "any", "conditions": [{"type": "segment", "value": segment["segment_id"]}]}],
+        },
+    )
     return {
         "contact_id": cid,
+        "segment_id": segment["segment_id"],
+        "broadcast_id": broadcast["broadcast_id"],
         "tag_id": tagged["tags"][0]["tag_id"],
         "field_id": field["field_id"],
         "note_id": note["note_id"],
@@ -60,7 +78,8 @@ async def test_every_id_route_answers_404_to_another_account(
     app: FastAPI, client: httpx.AsyncClient, api: Api, other_api: Api
 ) -> None:
     ids = await _victim_ids(api)
-    before = {path: (await api.get(path)).json() for path in ("/contacts", "/tags", "/fields")}
+    listed = ("/contacts", "/tags", "/fields", "/segments", "/broadcasts")
+    before = {path: (await api.get(path)).json() for path in listed}
     walked = 0
     for path, operations in app.openapi()["paths"].items():
         params = re.findall(r"{(\w+)}", path)
@@ -79,7 +98,7 @@ async def test_every_id_route_answers_404_to_another_account(
             assert response.json() == {"message": "Not Found."}
             walked += 1
     assert walked >= 10
-    after = {path: (await api.get(path)).json() for path in ("/contacts", "/tags", "/fields")}
+    after = {path: (await api.get(path)).json() for path in listed}
     assert after == before
 
 
@@ -97,6 +116,8 @@ async def test_lists_and_searches_never_show_another_account(api: Api, other_api
         ("/contacts", {"search_by": "tag", "keyword": "Victim"}),
         ("/contacts", {"search_by": "email", "keyword": "victim"}),
         ("/tags", {"keyword": "Victim"}),
+        ("/segments", {}),
+        ("/broadcasts", {"search_by": "status", "keyword": "scheduled"}),
     ):
         body = (await other_api.get(path, **params)).json()
         assert body["data"] == [], path

@@ -14,7 +14,7 @@ from roost.api import errors
 from roost.api.middleware import BodyLimit, RateHeaders
 from roost.api.ratelimit import RateLimiter
 from roost.api.state import AppState
-from roost.api.v1.routes import account, contacts, fields, records, tags
+from roost.api.v1.routes import account, broadcasts, contacts, fields, records, segments, tags
 from roost.config import Settings, get_settings
 from roost.db import create_engine, create_sessionmaker
 from roost.jobs.runner import Worker
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     )
     app.state.roost = state
     errors.install(app)
-    for module in (account, tags, fields, contacts, records):
+    for module in (account, tags, fields, contacts, records, segments, broadcasts):
         app.include_router(module.router, prefix="/v1")
 
     @app.get("/healthz", include_in_schema=False)
