@@ -13,6 +13,7 @@ from tests.api.rows import Sessions, add_sequence
 from tests.helpers import Api
 
 SENDER = {"email": "me@example.com", "name": "Me", "address": "1 Main St"}
+BROADCAST = {"name": "b", "email": {"subject": "s", "body": "b"}, "sender": SENDER}
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,18 @@ CASES: list[tuple[str, Any, set[str]]] = [
         {"c1"},
     ),
     ("sequence", lambda a: [{"match": "any", "conditions": [{"type": "sequence", "value": a.sequence}]}], {"c1", "c4"}),
+    (
+        "any mixing tags and a sequence",
+        lambda a: [
+            {"match": "any", "conditions": [_tag(a, "C"), {"type": "sequence", "value": a.sequence}, _tag(a, "B")]}
+        ],
+        {"c1", "c3", "c4", "c6"},
+    ),
+    (
+        "exclude mixing a tag and a sequence",
+        lambda a: [{"match": "exclude", "conditions": [_tag(a, "C"), {"type": "sequence", "value": a.sequence}]}],
+        {"c2"},
+    ),
     (
         "sequence not_equal",
         lambda a: [
@@ -149,3 +162,32 @@ async def test_another_accounts_contacts_never_count(api: Api, other_api: Api, s
     )
     await api.created("/contacts", {"email": "only@example.com"})
     assert (await api.get(f"/broadcasts/{broadcast['broadcast_id']}/recipients/count")).json() == {"count": 1}
+
+
+async def test_the_largest_recipients_allowed_still_count(api: Api, sessionmaker: Sessions) -> None:
+    audience = await _audience(api, sessionmaker)
+    tags = list(audience.tags.values())
+    segment = await api.created(
+        "/segments",
+        {
+            "name": "largest",
+            "match": "all",
+            "conditions": [{"type": "tag", "operator": "has_not", "value": tags[n % len(tags)]} for n in range(20)],
+        },
+    )
+    segment_ref = {"type": "segment", "value": segment["segment_id"]}
+    not_a = {"type": "tag", "operator": "not_equal", "value": audience.tags["A"]}
+    largest = [
+        {"match": "all", "conditions": [segment_ref, segment_ref, segment_ref, *[not_a] * 17]},
+        *({"match": "all", "conditions": [not_a] * 5} for _ in range(6)),
+    ]
+    broadcast = await api.created("/broadcasts", {**BROADCAST, "recipients": largest})
+    count = await api.get(f"/broadcasts/{broadcast['broadcast_id']}/recipients/count")
+    assert count.json() == {"count": 1}  # c4, the only active contact without tags
+    too_many = await api.post("/broadcasts", {**BROADCAST, "recipients": [*largest, {"conditions": [not_a]}]})
+    assert too_many.json()["errors"] == {"recipients": ["The recipients may not have more than 50 conditions in all."]}
+    four_segments = [{"match": "any", "conditions": [segment_ref] * 4}]
+    too_deep = await api.post("/broadcasts", {**BROADCAST, "recipients": four_segments})
+    assert too_deep.json()["errors"] == {"recipients": ["The recipients may not refer to segments more than 3 times."]}
+    eleven_groups = await api.post("/broadcasts", {**BROADCAST, "recipients": [{"conditions": [not_a]}] * 11})
+    assert eleven_groups.json()["errors"] == {"recipients": ["The recipients may not have more than 10 items."]}

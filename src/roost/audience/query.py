@@ -13,7 +13,7 @@ Every predicate is NULL-safe (never SQL NULL), so that NOT of a predicate, used 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,15 +25,39 @@ from roost.models import Contact, ContactSequence, ContactTag, Segment
 
 Condition = Mapping[str, Any]
 BUILTIN_FIELD_COLUMNS = {"first_name": Contact.first_name, "last_name": Contact.last_name}
+MEMBERSHIP_COLUMNS = {
+    "tag": (ContactTag.contact_id, ContactTag.tag_id),
+    "sequence": (ContactSequence.contact_id, ContactSequence.sequence_id),
+}
 TIMESTAMP_COLUMNS = {"subscribed_at": Contact.subscribed_at, "confirmed_at": Contact.confirmed_at}
 
 
-def _tagged(tag_id: int) -> ColumnElement[bool]:
-    return exists().where(ContactTag.contact_id == Contact.id, ContactTag.tag_id == tag_id)
+def _member(kind: str, ids: Sequence[int]) -> ColumnElement[bool]:
+    """The contact has one of these tags (kind "tag") or is in one of these sequences ("sequence")."""
+    contact, target = MEMBERSHIP_COLUMNS[kind]
+    matches = target == ids[0] if len(ids) == 1 else target.in_(ids)
+    return exists().where(contact == Contact.id, matches)
 
 
-def _in_sequence(sequence_id: int) -> ColumnElement[bool]:
-    return exists().where(ContactSequence.contact_id == Contact.id, ContactSequence.sequence_id == sequence_id)
+def _disjuncts(
+    conditions: Sequence[Condition],
+    membership: Callable[[Condition], tuple[str, int] | None],
+    predicate: Callable[[Condition], ColumnElement[bool]],
+) -> list[ColumnElement[bool]]:
+    """Predicates whose OR is the OR of the conditions.
+
+    The positive memberships of one kind merge into one EXISTS with IN: a single semi-join
+    (or anti-join, negated) instead of one subquery probe per condition and contact.
+    """
+    merged: dict[str, list[int]] = {}
+    others: list[ColumnElement[bool]] = []
+    for condition in conditions:
+        member = membership(condition)
+        if member is None:
+            others.append(predicate(condition))
+        else:
+            merged.setdefault(member[0], []).append(member[1])
+    return [_member(kind, ids) for kind, ids in merged.items()] + others
 
 
 def _field_text(key: str) -> ColumnElement[str]:
@@ -65,10 +89,9 @@ def segment_condition(condition: Condition) -> ColumnElement[bool]:
     """One stored segment condition as a predicate on the contact row."""
     kind, operator = condition["type"], condition["operator"]
     value: Any = condition.get("value")
-    if kind == "tag":
-        return _tagged(value) if operator == "has" else not_(_tagged(value))
-    if kind == "sequence":
-        return _in_sequence(value) if operator == "in" else not_(_in_sequence(value))
+    if kind in ("tag", "sequence"):
+        member = _member(kind, [value])
+        return member if operator in ("has", "in") else not_(member)
     if kind == "field":
         return _field(condition["key"], operator, value)
     if kind == "email_domain":
@@ -82,18 +105,27 @@ def segment_condition(condition: Condition) -> ColumnElement[bool]:
     raise ValueError(f"unknown segment condition type {kind!r}")
 
 
+def _segment_membership(condition: Condition) -> tuple[str, int] | None:
+    positive = (condition["type"], condition["operator"]) in (("tag", "has"), ("sequence", "in"))
+    return (condition["type"], condition["value"]) if positive else None
+
+
 def segment_clause(match: str, conditions: Sequence[Condition]) -> ColumnElement[bool]:
     """A segment: every condition (`all`) or at least one (`any`)."""
-    predicates = [segment_condition(condition) for condition in conditions]
-    return and_(true(), *predicates) if match == "all" else or_(false(), *predicates)
+    if match == "all":
+        return and_(true(), *(segment_condition(condition) for condition in conditions))
+    return or_(false(), *_disjuncts(conditions, _segment_membership, segment_condition))
+
+
+def _recipient_membership(condition: Condition) -> tuple[str, int] | None:
+    positive = condition["type"] in ("tag", "sequence") and condition.get("operator") != "not_equal"
+    return (condition["type"], condition["value"]) if positive else None
 
 
 def _recipient_condition(condition: Condition, segments: Mapping[int, Segment]) -> ColumnElement[bool]:
     kind, value = condition["type"], condition["value"]
-    if kind == "tag":
-        positive = _tagged(value)
-    elif kind == "sequence":
-        positive = _in_sequence(value)
+    if kind in ("tag", "sequence"):
+        positive = _member(kind, [value])
     else:
         segment = segments.get(value)
         # A segment deleted after the broadcast was saved matches nobody.
@@ -105,17 +137,23 @@ def recipients_clause(groups: Sequence[Mapping[str, Any]], segments: Mapping[int
     """Every non-exclude group holds (`any`: one condition, `all`: each) and no exclude condition does.
 
     `all` groups and exclusions are flattened into top-level conjuncts (NOT (a OR b) is written
-    NOT a AND NOT b) so that the planner can turn each EXISTS into a join. No groups: true.
+    NOT a AND NOT b) so that the planner can turn each EXISTS into a join. A subquery is never
+    written as IN under OR or NOT: PostgreSQL would scan it once per contact when its hash
+    table outgrows work_mem. No groups: true.
     """
     conjuncts: list[ColumnElement[bool]] = []
     for group in groups:
-        predicates = [_recipient_condition(condition, segments) for condition in group["conditions"]]
+        conditions = group["conditions"]
+        if group["match"] == "all":
+            conjuncts += [_recipient_condition(condition, segments) for condition in conditions]
+            continue
+        disjuncts = _disjuncts(
+            conditions, _recipient_membership, lambda condition: _recipient_condition(condition, segments)
+        )
         if group["match"] == "exclude":
-            conjuncts += [not_(predicate) for predicate in predicates]
-        elif group["match"] == "all":
-            conjuncts += predicates
+            conjuncts += [not_(disjunct) for disjunct in disjuncts]
         else:
-            conjuncts.append(or_(false(), *predicates))
+            conjuncts.append(or_(false(), *disjuncts))
     return and_(true(), *conjuncts)
 
 

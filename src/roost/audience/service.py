@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roost.audience import query
 from roost.audience.repository import AudienceRepository, SegmentRepository
 from roost.audience.types import (
+    MAX_RECIPIENT_CONDITIONS,
+    MAX_SEGMENT_REFERENCES,
     SEGMENT_OPERATORS,
     TIMESTAMP_FORMAT,
     VALUELESS_OPERATORS,
@@ -252,6 +254,18 @@ async def count(session: AsyncSession, *, account_id: int, segment_id: int) -> i
 # Broadcast recipients -----------------------------------------------------------------------
 
 
+def _check_size(groups: Sequence[RecipientGroupSpec]) -> None:
+    conditions = [condition for group in groups for condition in group.conditions]
+    if len(conditions) > MAX_RECIPIENT_CONDITIONS:
+        raise Invalid.field(
+            "recipients", f"The recipients may not have more than {MAX_RECIPIENT_CONDITIONS} conditions in all."
+        )
+    if sum(condition.type == "segment" for condition in conditions) > MAX_SEGMENT_REFERENCES:
+        raise Invalid.field(
+            "recipients", f"The recipients may not refer to segments more than {MAX_SEGMENT_REFERENCES} times."
+        )
+
+
 async def check_recipients(
     session: AsyncSession, *, account_id: int, groups: Sequence[RecipientGroupSpec]
 ) -> StoredConditions:
@@ -259,6 +273,7 @@ async def check_recipients(
 
     An unknown reference is a 422 naming its path, e.g. `recipients.0.conditions.1.value`.
     """
+    _check_size(groups)
     refs = _References()
     for group in groups:
         for condition in group.conditions:

@@ -11,6 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+# Bounds on the one recipient statement, in which each segment reference expands to the
+# segment's own conditions: at most 50 + 3 x 20 predicates keeps PostgreSQL's planning time
+# (superlinear in the number of EXISTS it turns into joins) well under a second and SQLite's
+# expression tree under its depth limit of 1000.
+MAX_GROUPS = 10
+MAX_CONDITIONS = 20  # per recipient group, and per segment
+MAX_RECIPIENT_CONDITIONS = 50  # across all groups
+MAX_SEGMENT_REFERENCES = 3
+
 SEGMENT_MATCHES = ("all", "any")
 GROUP_MATCHES = ("any", "all", "exclude")
 RECIPIENT_TYPES = ("tag", "sequence", "segment")

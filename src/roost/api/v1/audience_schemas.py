@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, PlainValidator
 
 from roost.api.v1.wire import MAX_ID, Name, V1Time, WireIn
+from roost.audience.types import MAX_CONDITIONS, MAX_GROUPS
 from roost.models import Segment
 
 
@@ -48,10 +49,10 @@ class RecipientGroupIn(WireIn):
     """`any`: at least one condition holds; `all`: every one does; `exclude`: none does."""
 
     match: Literal["any", "all", "exclude"] = "any"
-    conditions: list[RecipientConditionIn] = Field(min_length=1, max_length=50)
+    conditions: list[RecipientConditionIn] = Field(min_length=1, max_length=MAX_CONDITIONS)
 
 
-Recipients = Annotated[list[RecipientGroupIn], Field(max_length=20)]
+Recipients = Annotated[list[RecipientGroupIn], Field(max_length=MAX_GROUPS)]
 
 
 class RecipientConditionOut(BaseModel):
@@ -89,7 +90,7 @@ class SegmentConditionIn(WireIn):
     value: ConditionValue | None = None
 
 
-Conditions = Annotated[list[SegmentConditionIn], Field(min_length=1, max_length=50)]
+Conditions = Annotated[list[SegmentConditionIn], Field(min_length=1, max_length=MAX_CONDITIONS)]
 SegmentMatch = Literal["all", "any"]
 
 

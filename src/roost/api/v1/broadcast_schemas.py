@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from roost.api.v1.audience_schemas import RecipientGroupOut, Recipients
 from roost.api.v1.wire import Email, Name, V1Time, WireIn
+from roost.audience.types import MAX_CONDITIONS, MAX_GROUPS, MAX_RECIPIENT_CONDITIONS, MAX_SEGMENT_REFERENCES
 from roost.models import Broadcast
 
 Subject = Annotated[str, Field(min_length=1, max_length=998)]
@@ -84,7 +85,15 @@ class _BroadcastBody(WireIn):
         ),
     ] = None
     footer: Footer | None = None
-    recipients: Recipients | None = None
+    recipients: Annotated[
+        Recipients | None,
+        Field(
+            description="Condition groups: a recipient is an active contact that satisfies every `any`/`all` "
+            "group and no condition of an `exclude` group; none: every active contact. At most "
+            f"{MAX_GROUPS} groups of {MAX_CONDITIONS} conditions, {MAX_RECIPIENT_CONDITIONS} in all, "
+            f"{MAX_SEGMENT_REFERENCES} of them segments.",
+        ),
+    ] = None
 
     @model_validator(mode="before")
     @classmethod
