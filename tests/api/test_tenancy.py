@@ -41,6 +41,9 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/sequences/{sequence_id}/emails"): {"subject": "x", "body": "x"},
     ("PATCH", "/v1/sequences/{sequence_id}/emails/{email_id}"): {"subject": "x", "order": 1},
     ("PATCH", "/v1/forms/{form_id}"): {"name": "renamed", "double_optin": False},
+    ("PATCH", "/v1/segments/{segment_id}"): {"name": "renamed"},
+    ("PATCH", "/v1/broadcasts/{broadcast_id}"): {"name": "renamed"},
+    ("POST", "/v1/broadcasts/{broadcast_id}/cancel"): {},
 }
 SEQUENCE = {
     "name": "Victim drip",
@@ -48,7 +51,7 @@ SEQUENCE = {
 }
 
 
-LISTS = ("/contacts", "/tags", "/fields", "/rules", "/conversions", "/sequences", "/forms")
+LISTS = ("/contacts", "/tags", "/fields", "/rules", "/conversions", "/sequences", "/forms", "/segments", "/broadcasts")
 
 
 async def _victim_ids(victim: Api) -> dict[str, int]:
@@ -76,11 +79,26 @@ async def _victim_ids(victim: Api) -> dict[str, int]:
         },
     )
     conversion = await victim.created("/conversions", {"contact_id": cid, "value": 10})
+    segment = await victim.created(
+        "/segments", {"name": "Secret", "conditions": [{"type": "tag", "operator": "has", "value": "Victim"}]}
+    )
+    broadcast = await victim.created(
+        "/broadcasts",
+        {
+            "name": "Secret",
+            "email": {"subject": "s", "body": "b"},
+            "sender": {"email": "victim@example.com", "name": "Victim", "address": "1 Main St"},
+            "schedule": "2999-01-01 00:00:00",
+            "recipients": [{"match": "any", "conditions": [{"type": "segment", "value": segment["segment_id"]}]}],
+        },
+    )
     return {
         "contact_id": cid,
         "sequence_id": sid,
         "email_id": email["email_id"],
         "form_id": form["form_id"],
+        "segment_id": segment["segment_id"],
+        "broadcast_id": broadcast["broadcast_id"],
         "tag_id": tagged["tags"][0]["tag_id"],
         "field_id": field["field_id"],
         "note_id": note["note_id"],
@@ -159,6 +177,8 @@ async def test_lists_and_searches_never_show_another_account(api: Api, other_api
         ("/sequences", {}),
         ("/sequences", {"search_by": "active", "keyword": "1"}),
         ("/forms", {}),
+        ("/segments", {}),
+        ("/broadcasts", {"search_by": "status", "keyword": "scheduled"}),
     ):
         body = (await other_api.get(path, **params)).json()
         assert body["data"] == [], path

@@ -16,6 +16,7 @@ from roost.api.ratelimit import RateLimiter
 from roost.api.state import AppState
 from roost.api.v1.routes import (
     account,
+    broadcasts,
     contacts,
     conversions,
     fields,
@@ -23,6 +24,7 @@ from roost.api.v1.routes import (
     pixels,
     records,
     rules,
+    segments,
     sequences,
     tags,
 )
@@ -77,7 +79,20 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     )
     app.state.roost = state
     errors.install(app)
-    for module in (account, tags, fields, contacts, records, sequences, forms, rules, conversions, pixels):
+    for module in (
+        account,
+        tags,
+        fields,
+        contacts,
+        records,
+        sequences,
+        forms,
+        segments,
+        broadcasts,
+        rules,
+        conversions,
+        pixels,
+    ):
         app.include_router(module.router, prefix="/v1")
 
     @app.get("/healthz", include_in_schema=False)

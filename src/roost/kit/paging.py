@@ -47,7 +47,11 @@ class Page(Generic[T]):
         return (self.page - 1) * self.per_page + len(self.items) if self.items else None
 
 
+def escape_like(text: str) -> str:
+    """`text` with LIKE wildcards escaped (escape char: backslash), to match literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_pattern(keyword: str) -> str:
     """A case-insensitive substring pattern with LIKE wildcards escaped (escape char: backslash)."""
-    escaped = keyword.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{escape_like(keyword.lower())}%"

@@ -1,0 +1,1 @@
+"""Who receives mail: saved segments and the recipient groups of broadcasts (CONVENTIONS §7)."""

@@ -1,0 +1,71 @@
+"""The condition vocabulary of segments and broadcast recipients, and the input shapes services accept.
+
+Conditions are stored as JSON in the form the API shows them, ids resolved:
+
+* segment condition: `{"type", "operator", "value"}`, plus `"key"` for a `field` condition;
+* recipient group: `{"match": "any"|"all"|"exclude", "conditions": [{"type", "operator", "value"}]}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+# Bounds on the one recipient statement, in which each segment reference expands to the
+# segment's own conditions: at most 50 + 3 x 20 predicates keeps PostgreSQL's planning time
+# (superlinear in the number of EXISTS it turns into joins) well under a second and SQLite's
+# expression tree under its depth limit of 1000.
+MAX_GROUPS = 10
+MAX_CONDITIONS = 20  # per recipient group, and per segment
+MAX_RECIPIENT_CONDITIONS = 50  # across all groups
+MAX_SEGMENT_REFERENCES = 3
+
+SEGMENT_MATCHES = ("all", "any")
+GROUP_MATCHES = ("any", "all", "exclude")
+RECIPIENT_TYPES = ("tag", "sequence", "segment")
+RECIPIENT_OPERATORS = ("equal", "not_equal")
+
+# The operators each segment condition type takes; the first is the positive form.
+SEGMENT_OPERATORS: dict[str, tuple[str, ...]] = {
+    "tag": ("has", "has_not"),
+    "sequence": ("in", "not_in"),
+    "field": ("equals", "contains", "empty", "not_empty"),
+    "email_domain": ("equals", "not_equals"),
+    "status": ("equals", "not_equals"),
+    "subscribed_at": ("before", "after"),
+    "confirmed_at": ("before", "after"),
+}
+SEGMENT_TYPES = tuple(SEGMENT_OPERATORS)
+ALL_SEGMENT_OPERATORS = tuple(dict.fromkeys(op for ops in SEGMENT_OPERATORS.values() for op in ops))
+# Field operators that compare against no value.
+VALUELESS_OPERATORS = frozenset({"empty", "not_empty"})
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class SegmentConditionSpec(Protocol):
+    """One condition of a segment as a client sends it (the API's wire model satisfies this)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def operator(self) -> str: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def value(self) -> int | str | None: ...
+
+
+class RecipientConditionSpec(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def operator(self) -> str: ...
+    @property
+    def value(self) -> int | str: ...
+
+
+class RecipientGroupSpec(Protocol):
+    @property
+    def match(self) -> str: ...
+    @property
+    def conditions(self) -> Sequence[RecipientConditionSpec]: ...

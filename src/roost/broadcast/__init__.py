@@ -1,0 +1,1 @@
+"""One-off emails to the contacts that condition groups select (CONVENTIONS §7: broadcasts)."""
