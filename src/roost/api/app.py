@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -28,9 +27,9 @@ from roost.api.v1.routes import (
     sequences,
     tags,
 )
+from roost.background import Background
 from roost.config import Settings, get_settings
 from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
-from roost.jobs.runner import Worker
 
 DESCRIPTION = """\
 Roost serves two APIs from one process:
@@ -59,14 +58,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        worker = Worker(state.sessionmaker) if run_worker else None
-        task = asyncio.create_task(worker.run()) if worker else None
+        background = Background(settings, state.sessionmaker) if run_worker else None
+        if background:
+            background.start()
         try:
             yield
         finally:
-            if worker and task:
-                worker.stop()
-                await task
+            if background:
+                background.stop()
+                await background.wait()
             await engine.dispose()
 
     app = FastAPI(

@@ -103,16 +103,17 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run the background worker alone (for scaled deployments)."""
-    from roost.jobs.runner import Worker
+    """Run the background worker alone (jobs and delivery, for scaled deployments)."""
+    from roost.background import Background
 
     _logging()
 
     async def main() -> None:
         import signal
 
-        engine = create_engine(get_settings().effective_database_url)
-        runner = Worker(create_sessionmaker(engine))
+        settings = get_settings()
+        engine = create_engine(settings.effective_database_url)
+        runner = Background(settings, create_sessionmaker(engine))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, runner.stop)

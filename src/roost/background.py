@@ -1,0 +1,39 @@
+"""Everything a worker process runs besides HTTP: the job queue and delivery, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roost.config import Settings
+from roost.delivery.runner import DeliveryRunner
+from roost.jobs.runner import Worker
+
+
+class Loop(Protocol):
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Background:
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.loops: list[Loop] = [Worker(sessionmaker), DeliveryRunner.from_settings(settings, sessionmaker)]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(loop.run()) for loop in self.loops]
+
+    def stop(self) -> None:
+        for loop in self.loops:
+            loop.stop()
+
+    async def wait(self) -> None:
+        await asyncio.gather(*self._tasks)
+
+    async def run(self) -> None:
+        """Run until stop() is called."""
+        self.start()
+        await self.wait()

@@ -1,0 +1,34 @@
+"""The capture transport: with no SMTP relay configured, mail is kept in the database (CONVENTIONS §9)."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roost.mail.smtp import DeliveryStatus, SendOutcome
+from roost.models import CapturedMail
+
+_HEADERS = email.parser.BytesHeaderParser(policy=email.policy.default)
+
+
+class CaptureTransport:
+    """Stores each message as it would have gone out; it always "delivers"."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> SendOutcome:
+        subject = str(_HEADERS.parsebytes(message).get("subject", ""))[:998]
+        async with self.sessionmaker() as session, session.begin():
+            session.add(
+                CapturedMail(
+                    envelope_from=envelope_from, recipients=", ".join(recipients), subject=subject, raw=message
+                )
+            )
+        return SendOutcome(DeliveryStatus.SENT, 250, "captured")
+
+    async def close(self) -> None:
+        return None

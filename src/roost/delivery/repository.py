@@ -1,0 +1,170 @@
+"""The delivery engine's queries. They span accounts (the sender serves every account), so
+each statement names the rows it touches by id; account scoping happened when the rows were made."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, and_, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roost.models import Broadcast, Contact, Message, SequenceEmail
+from roost.models import Sequence as DripSequence
+
+UNFINISHED = ("queued", "sending")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    id: int
+    account_id: int
+    kind: str
+    broadcast_id: int | None
+    sequence_email_id: int | None
+    contact_id: int | None
+    to_address: str
+    attempts: int
+    created_at: datetime
+
+
+def _locking(session: AsyncSession, statement: Select[int]) -> Select[int]:
+    # PostgreSQL: concurrent senders skip each other's rows. SQLite has one writer at a time.
+    if session.get_bind().dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=True)
+    return statement
+
+
+async def due_broadcasts(session: AsyncSession, *, now: datetime, limit: int) -> list[Broadcast]:
+    statement = (
+        select(Broadcast)
+        .where(Broadcast.status == "scheduled", Broadcast.scheduled_at <= now)
+        .order_by(Broadcast.scheduled_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return list((await session.scalars(statement)).all())
+
+
+async def queue_broadcast(
+    session: AsyncSession, *, broadcast: Broadcast, recipients: Select[int], now: datetime
+) -> int:
+    """One message per recipient, made by one INSERT … SELECT; how many were queued."""
+    chosen = recipients.subquery()
+    source = select(
+        literal(broadcast.account_id),
+        literal("broadcast"),
+        literal(broadcast.id),
+        Contact.id,
+        Contact.email,
+        literal("queued"),
+        literal(0),
+        literal(now),
+        literal(now),
+    ).where(Contact.id.in_(select(chosen.c.id)))
+    columns = ["account_id", "kind", "broadcast_id", "contact_id", "to_address", "status", "attempts", "due_at"]
+    result = await session.execute(insert(Message).from_select([*columns, "created_at"], source))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: timedelta) -> list[ClaimedMessage]:
+    """Take up to `limit` due messages, oldest first, and hold them for `lease`.
+
+    A message still `sending` whose lease ran out belonged to a sender that died: it is
+    claimed again (at most the messages that sender had in flight can go out twice).
+    """
+    due = _locking(
+        session,
+        select(Message.id)
+        .where(Message.status.in_(UNFINISHED), Message.due_at <= now)
+        .order_by(Message.id)
+        .limit(limit),
+    )
+    claimed = await session.execute(
+        update(Message)
+        .where(Message.id.in_(due.scalar_subquery()))
+        .values(status="sending", due_at=now + lease, attempts=Message.attempts + 1)
+        .returning(
+            Message.id,
+            Message.account_id,
+            Message.kind,
+            Message.broadcast_id,
+            Message.sequence_email_id,
+            Message.contact_id,
+            Message.to_address,
+            Message.attempts,
+            Message.created_at,
+        )
+    )
+    return sorted((ClaimedMessage(*row) for row in claimed.all()), key=lambda message: message.id)
+
+
+async def contacts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Contact]:
+    if not ids:
+        return {}
+    return {contact.id: contact for contact in await session.scalars(select(Contact).where(Contact.id.in_(ids)))}
+
+
+async def broadcasts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Broadcast]:
+    if not ids:
+        return {}
+    return {row.id: row for row in await session.scalars(select(Broadcast).where(Broadcast.id.in_(ids)))}
+
+
+async def sequence_emails(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[SequenceEmail, DripSequence]]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(SequenceEmail, DripSequence)
+        .join(DripSequence, DripSequence.id == SequenceEmail.sequence_id)
+        .where(SequenceEmail.id.in_(ids))
+    )
+    return {email.id: (email, sequence) for email, sequence in rows.all()}
+
+
+async def set_status(session: AsyncSession, ids: Sequence[int], *, status: str, **values: object) -> None:
+    """Move messages forward; only unfinished ones move, so a late outcome never undoes a newer one."""
+    if ids:
+        await session.execute(
+            update(Message).where(Message.id.in_(ids), Message.status.in_(UNFINISHED)).values(status=status, **values)
+        )
+
+
+async def retry_later(
+    session: AsyncSession, message_id: int, *, due_at: datetime, code: int | None, error: str
+) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == "sending")
+        .values(due_at=due_at, smtp_code=code, last_error=error)
+    )
+
+
+async def finished_broadcasts(session: AsyncSession, ids: Sequence[int]) -> list[int]:
+    """Which of these sending broadcasts have no unfinished message left."""
+    if not ids:
+        return []
+    pending = select(Message.broadcast_id).where(and_(Message.broadcast_id.in_(ids), Message.status.in_(UNFINISHED)))
+    rows = await session.scalars(
+        select(Broadcast.id).where(Broadcast.id.in_(ids), Broadcast.status == "sending", Broadcast.id.not_in(pending))
+    )
+    return list(rows.all())
+
+
+async def mark_broadcasts_sent(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> None:
+    if ids:
+        await session.execute(
+            update(Broadcast)
+            .where(Broadcast.id.in_(ids), Broadcast.status == "sending")
+            .values(status="sent", sent_at=now)
+        )
+
+
+async def add_to_stat(session: AsyncSession, stat: str, counts: Mapping[tuple[str, int], int]) -> None:
+    """Add to one counter of each email (`("broadcast" | "sequence", id)`), one UPDATE per email."""
+    for (owner, owner_id), amount in counts.items():
+        model: type[Broadcast] | type[SequenceEmail] = Broadcast if owner == "broadcast" else SequenceEmail
+        column = getattr(model, stat)
+        await session.execute(update(model).where(model.id == owner_id).values({column: column + amount}))

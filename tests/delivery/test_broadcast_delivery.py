@@ -1,0 +1,152 @@
+"""Broadcasts really go out: recipients resolved into messages, sent over SMTP or captured, outcomes recorded."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roost.config import Settings
+from roost.delivery.runner import DeliveryRunner
+from roost.kit.clock import utcnow
+from roost.models import CapturedMail, Message
+from tests.helpers import Api
+from tests.mail.sink import Sink
+
+SENDER = {"email": "news@shop.example", "name": "Shop News", "address": "1 Market Street, Springfield"}
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    server = Sink()
+    await server.start()
+    yield server
+    if server.running:
+        await server.stop()
+
+
+def _runner(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], smtp_url: str | None) -> DeliveryRunner:
+    return DeliveryRunner.from_settings(settings.model_copy(update={"smtp_url": smtp_url}), sessionmaker)
+
+
+async def _drain(runner: DeliveryRunner, api: Api, broadcast_id: int, *, passes: int = 50) -> dict[str, Any]:
+    """Run delivery passes until the broadcast is sent (other tests' broadcasts may be served too)."""
+    for _ in range(passes):
+        await runner.run_once()
+        broadcast = (await api.get(f"/broadcasts/{broadcast_id}")).json()
+        if broadcast["status"] == "sent":
+            return dict(broadcast)
+    raise AssertionError(f"broadcast {broadcast_id} was not sent: {broadcast['status']}")
+
+
+async def _contacts(api: Api, domain: str, count: int, *, tag: str | None = None) -> list[str]:
+    addresses = [f"reader{n}@{domain}" for n in range(count)]
+    for address in addresses:
+        contact = await api.created("/contacts", {"email": address, "fields": {"first_name": f"Reader{address[6]}"}})
+        if tag:
+            await api.post(f"/contacts/{contact['contact_id']}/tags", {"tags": [tag]})
+    return addresses
+
+
+async def _broadcast(api: Api, **extra: Any) -> dict[str, Any]:
+    body = {
+        "name": "Spring sale",
+        "email": {"subject": "Hello %contact.first_name|friend%", "body": "<p>Hi %contact.first_name%, 20% off.</p>"},
+        "sender": SENDER,
+        "immediate": True,
+        **extra,
+    }
+    return await api.created("/broadcasts", body)
+
+
+async def test_an_immediate_broadcast_reaches_every_recipient_once_over_smtp(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
+) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    wanted = set(await _contacts(api, domain, 5, tag="Spring"))
+    await _contacts(api, domain.replace(".", "-other."), 2)  # not tagged: not recipients
+    tag_id = (await api.get("/tags", keyword="Spring")).json()["data"][0]["tag_id"]
+    broadcast = await _broadcast(api, recipients=[{"match": "any", "conditions": [{"type": "tag", "value": tag_id}]}])
+
+    sent = await _drain(_runner(settings, sessionmaker, sink.url), api, broadcast["broadcast_id"])
+
+    mine = [received for received in sink.received if received.recipients[0].endswith("@" + domain)]
+    assert sorted(r.recipients[0] for r in mine) == sorted(wanted)
+    assert sent["stats"]["sent"] == 5
+    assert sent["sent_at"] is not None
+    parsed = email.message_from_bytes(mine[0].data, policy=email.policy.default)
+    assert str(parsed["Subject"]).startswith("Hello Reader")
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "http://roost.test/u/" in str(parsed["List-Unsubscribe"])
+    assert mine[0].envelope_from.startswith("bounces+")
+    html = parsed.get_body(("html",))
+    assert html is not None and "1 Market Street" in html.get_content()
+
+
+async def test_without_a_relay_mail_is_captured_in_the_database(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    await _contacts(api, domain, 2)
+    broadcast = await _broadcast(api)
+    await _drain(_runner(settings, sessionmaker, None), api, broadcast["broadcast_id"])
+    async with sessionmaker() as session:
+        captured = (
+            await session.scalars(select(CapturedMail).where(CapturedMail.recipients.like(f"%@{domain}")))
+        ).all()
+    assert len(captured) == 2
+    assert {row.subject for row in captured} == {"Hello Reader0", "Hello Reader1"}
+
+
+async def test_transient_refusals_are_retried_and_permanent_ones_bounce_without_retry(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
+) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    later, refused, fine = await _contacts(api, domain, 3)
+    sink.recipient_replies = {later: "451 4.7.1 try again later", refused: "550 5.1.1 no such user"}
+    broadcast = await _broadcast(api)
+    runner = _runner(settings, sessionmaker, sink.url)
+    for _ in range(10):
+        await runner.run_once()
+
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(Message.to_address, Message.status).where(Message.to_address.like(f"%@{domain}"))
+        )
+        statuses = {address: status for address, status in rows.all()}
+    assert statuses == {later: "sending", refused: "bounced", fine: "sent"}
+
+    sink.recipient_replies = {}  # the relay recovers; time passes until the retry is due
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Message).where(Message.to_address == later).values(due_at=utcnow()))
+    sent = await _drain(runner, api, broadcast["broadcast_id"])
+
+    delivered = [r.recipients[0] for r in sink.received if r.recipients[0].endswith("@" + domain)]
+    assert sorted(delivered) == sorted([later, fine])  # the refused address was never tried again
+    assert sent["stats"]["sent"] == 2
+    assert sent["stats"]["bounces"] == 1
+
+
+async def test_unsubscribed_contacts_get_nothing_even_when_already_queued(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
+) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    stays, leaves = await _contacts(api, domain, 2)
+    broadcast = await _broadcast(api)
+    runner = _runner(settings, sessionmaker, sink.url)
+    async with sessionmaker() as session, session.begin():
+        from roost.delivery import service
+
+        await service.start_due_broadcasts(session, now=utcnow(), limit=100)
+    contact = (await api.get("/contacts", search_by="email", keyword=leaves)).json()["data"][0]
+    assert (await api.delete(f"/contacts/{contact['contact_id']}/unsubscribe")).status_code == 204
+
+    await _drain(runner, api, broadcast["broadcast_id"])
+    delivered = [r.recipients[0] for r in sink.received if r.recipients[0].endswith("@" + domain)]
+    assert delivered == [stays]
