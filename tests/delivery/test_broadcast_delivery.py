@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.config import Settings
+from roost.delivery import service as delivery_service
 from roost.delivery.runner import DeliveryRunner
 from roost.kit.clock import utcnow
 from roost.models import CapturedMail, Message
@@ -86,7 +87,8 @@ async def test_an_immediate_broadcast_reaches_every_recipient_once_over_smtp(
     assert "http://roost.test/u/" in str(parsed["List-Unsubscribe"])
     assert mine[0].envelope_from.startswith("bounces+")
     html = parsed.get_body(("html",))
-    assert html is not None and "1 Market Street" in html.get_content()
+    assert html is not None
+    assert "1 Market Street" in html.get_content()
 
 
 async def test_without_a_relay_mail_is_captured_in_the_database(
@@ -141,9 +143,7 @@ async def test_unsubscribed_contacts_get_nothing_even_when_already_queued(
     broadcast = await _broadcast(api)
     runner = _runner(settings, sessionmaker, sink.url)
     async with sessionmaker() as session, session.begin():
-        from roost.delivery import service
-
-        await service.start_due_broadcasts(session, now=utcnow(), limit=100)
+        await delivery_service.start_due_broadcasts(session, now=utcnow(), limit=100)
     contact = (await api.get("/contacts", search_by="email", keyword=leaves)).json()["data"][0]
     assert (await api.delete(f"/contacts/{contact['contact_id']}/unsubscribe")).status_code == 204
 
