@@ -5,10 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,19 +15,9 @@ from roost.delivery import service as delivery_service
 from roost.delivery.runner import DeliveryRunner
 from roost.kit.clock import utcnow
 from roost.models import CapturedMail, Message
+from tests.delivery.conftest import SENDER
 from tests.helpers import Api
 from tests.mail.sink import Sink
-
-SENDER = {"email": "news@shop.example", "name": "Shop News", "address": "1 Market Street, Springfield"}
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    server = Sink()
-    await server.start()
-    yield server
-    if server.running:
-        await server.stop()
 
 
 def _runner(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], smtp_url: str | None) -> DeliveryRunner:

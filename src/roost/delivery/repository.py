@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from roost.models import Broadcast, Contact, Message, SequenceEmail
+from roost.models import Broadcast, Contact, ContactSequence, Message, SequenceEmail
 from roost.models import Sequence as DripSequence
 
 UNFINISHED = ("queued", "sending")
@@ -67,6 +69,48 @@ async def queue_broadcast(
     columns = ["account_id", "kind", "broadcast_id", "contact_id", "to_address", "status", "attempts", "due_at"]
     result = await session.execute(insert(Message).from_select([*columns, "created_at"], source))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def due_memberships(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> list[tuple[ContactSequence, str, str, bool]]:
+    """Memberships whose next step is due, with the contact's email and status and whether the sequence is active."""
+    statement = (
+        select(ContactSequence, Contact.email, Contact.status, DripSequence.active)
+        .join(Contact, Contact.id == ContactSequence.contact_id)
+        .join(DripSequence, DripSequence.id == ContactSequence.sequence_id)
+        .where(ContactSequence.next_due_at <= now)
+        .order_by(ContactSequence.next_due_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(of=ContactSequence, skip_locked=True)
+    return [
+        (member, email, status, active) for member, email, status, active in (await session.execute(statement)).all()
+    ]
+
+
+async def queue_step(
+    session: AsyncSession, member: ContactSequence, step: SequenceEmail, to_address: str, now: datetime
+) -> None:
+    """The message of one sequence step; (sequence email, contact) is unique, so a repeat (a contact
+    that left and joined again) adds nothing: each step reaches a contact once."""
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        dialect_insert(Message)
+        .values(
+            account_id=member.account_id,
+            kind="sequence",
+            sequence_email_id=step.id,
+            contact_id=member.contact_id,
+            to_address=to_address,
+            status="queued",
+            attempts=0,
+            due_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
 
 
 async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: timedelta) -> list[ClaimedMessage]:

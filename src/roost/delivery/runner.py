@@ -58,9 +58,11 @@ class DeliveryRunner:
         self._stopping.set()
 
     async def run_once(self) -> int:
-        """One pass: start due broadcasts, send one batch, close finished broadcasts; messages handled."""
+        """One pass: start due broadcasts, queue due sequence steps, send one batch, close finished broadcasts."""
         async with self.sessionmaker() as session, session.begin():
             await service.start_due_broadcasts(session, now=utcnow())
+        async with self.sessionmaker() as session, session.begin():
+            await service.advance_sequences(session, now=utcnow())
         async with self.sessionmaker() as session, session.begin():
             batch = await repository.claim(session, now=utcnow(), limit=self.batch_size, lease=self.lease)
         if batch:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from roost import events
 from roost.audience import service as audience_service
 from roost.delivery import repository
-from roost.models import Broadcast
+from roost.models import Broadcast, SequenceEmail
+from roost.sequence import service as sequence_service
+
+# How soon a paused member (inactive sequence, contact not active) is looked at again.
+PAUSED_RECHECK = timedelta(minutes=10)
 
 
 async def start_due_broadcasts(session: AsyncSession, *, now: datetime, limit: int = 5) -> list[int]:
@@ -29,6 +34,49 @@ async def start_due_broadcasts(session: AsyncSession, *, now: datetime, limit: i
         started.append(broadcast.id)
     await session.flush()
     return started
+
+
+async def advance_sequences(session: AsyncSession, *, now: datetime, limit: int = 500) -> int:
+    """Queue the due step of every member whose time has come (CONVENTIONS §7: sequence semantics).
+
+    Step n is due `delay` after step n-1 went out (after joining, for n = 1); queueing it counts
+    as sending it for the schedule of the next one. Members of an inactive sequence, and contacts
+    that are not active, are paused: looked at again later, never sent to meanwhile.
+    """
+    steps_of: dict[int, list[SequenceEmail]] = {}
+    due = await repository.due_memberships(session, now=now, limit=limit)
+    for member, to_address, contact_status, sequence_active in due:
+        if contact_status != "active" or not sequence_active:
+            member.next_due_at = now + PAUSED_RECHECK
+            continue
+        if member.sequence_id not in steps_of:
+            steps_of[member.sequence_id] = await sequence_service.active_steps(
+                session, account_id=member.account_id, sequence_id=member.sequence_id
+            )
+        steps = steps_of[member.sequence_id]
+        if member.current_step < len(steps):
+            step = steps[member.current_step]
+            since = member.last_sent_at if member.current_step and member.last_sent_at else member.subscribed_at
+            if since + sequence_service.delay_of(step) > now:  # the steps changed since this was planned
+                member.next_due_at = since + sequence_service.delay_of(step)
+                continue
+            await repository.queue_step(session, member, step, to_address, now)
+            member.current_step += 1
+            member.last_sent_at = now
+        if member.current_step < len(steps):
+            member.next_due_at = now + sequence_service.delay_of(steps[member.current_step])
+        else:
+            member.next_due_at = None
+            member.completed_at = now
+            events.record(
+                session,
+                account_id=member.account_id,
+                type="sequence.completed",
+                contact_id=member.contact_id,
+                data={"sequence_id": member.sequence_id},
+            )
+    await session.flush()
+    return len(due)
 
 
 async def finish_broadcasts(session: AsyncSession, *, now: datetime) -> list[int]:

@@ -56,6 +56,11 @@ def delay_of(email: SequenceEmail) -> timedelta:
     return timedelta(seconds=email.delay * DELAY_UNIT_SECONDS[email.delay_unit])
 
 
+async def active_steps(session: AsyncSession, *, account_id: int, sequence_id: int) -> list[SequenceEmail]:
+    """The emails a member receives, in order: the active ones (CONVENTIONS §7: sequence semantics)."""
+    return await SequenceEmailRepository(session, account_id).in_order(sequence_id, active_only=True)
+
+
 def _check_schedule(email: SequenceEmail) -> None:
     limit = MAX_DELAY_SECONDS // DELAY_UNIT_SECONDS[email.delay_unit]
     if email.delay > limit:
