@@ -7,6 +7,7 @@ import email.policy
 import uuid
 from typing import Any
 
+import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -79,8 +80,8 @@ async def test_an_immediate_broadcast_reaches_every_recipient_once_over_smtp(
     assert "1 Market Street" in html.get_content()
 
 
-async def test_without_a_relay_mail_is_captured_in_the_database(
-    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+async def test_without_a_relay_mail_is_captured_and_readable_in_the_outbox(
+    api: Api, client: httpx.AsyncClient, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     domain = f"{uuid.uuid4().hex[:8]}.example"
     await _contacts(api, domain, 2)
@@ -92,6 +93,18 @@ async def test_without_a_relay_mail_is_captured_in_the_database(
         ).all()
     assert len(captured) == 2
     assert {row.subject for row in captured} == {"Hello Reader0", "Hello Reader1"}
+
+    listing = await client.get("/outbox")
+    assert listing.status_code == 200
+    assert f"reader0@{domain}" in listing.text
+    page = await client.get(f"/outbox/{captured[0].id}")
+    assert page.status_code == 200
+    assert "Shop News" in page.text
+    assert "<iframe sandbox srcdoc=" in page.text
+    assert "&lt;p&gt;Hi Reader" in page.text  # the mail's HTML is escaped into the sandboxed frame
+    raw = await client.get(f"/outbox/{captured[0].id}/raw")
+    assert raw.content == captured[0].raw
+    assert (await client.get("/outbox/999999999")).status_code == 404
 
 
 async def test_transient_refusals_are_retried_and_permanent_ones_bounce_without_retry(

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from roost.api import errors
+from roost.api import errors, outbox
 from roost.api.middleware import BodyLimit, RateHeaders
 from roost.api.ratelimit import RateLimiter
 from roost.api.state import AppState
@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         pixels,
     ):
         app.include_router(module.router, prefix="/v1")
+
+    if not settings.smtp_url:
+        app.include_router(outbox.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
