@@ -44,6 +44,7 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/segments/{segment_id}"): {"name": "renamed"},
     ("PATCH", "/v1/broadcasts/{broadcast_id}"): {"name": "renamed"},
     ("POST", "/v1/broadcasts/{broadcast_id}/cancel"): {},
+    ("POST", "/v1/broadcasts/{broadcast_id}/test"): {"emails": ["probe@example.com"]},
 }
 SEQUENCE = {
     "name": "Victim drip",

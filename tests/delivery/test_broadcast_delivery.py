@@ -151,3 +151,42 @@ async def test_unsubscribed_contacts_get_nothing_even_when_already_queued(
     await _drain(runner, api, broadcast["broadcast_id"])
     delivered = [r.recipients[0] for r in sink.received if r.recipients[0].endswith("@" + domain)]
     assert delivered == [stays]
+
+
+async def test_a_test_send_reaches_the_given_addresses_only_and_counts_nowhere(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
+) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    await _contacts(api, domain, 2)
+    draft = await api.created(
+        "/broadcasts",
+        {"name": "Draft", "email": {"subject": "Proof for %contact.email%", "body": "<p>Proof</p>"}, "sender": SENDER},
+    )
+    bid = draft["broadcast_id"]
+    proof = f"editor@{domain}"
+    answer = await api.post(f"/broadcasts/{bid}/test", {"emails": [proof, proof]})
+    assert answer.status_code == 202
+    assert answer.json() == {"queued": 1}
+    runner = _runner(settings, sessionmaker, sink.url)
+    for _ in range(3):
+        await runner.run_once()
+
+    mine = [r for r in sink.received if r.recipients[0].endswith("@" + domain)]
+    assert [r.recipients for r in mine] == [[proof]]
+    assert str(email.message_from_bytes(mine[0].data)["Subject"]) == f"Proof for {proof}"
+    after = (await api.get(f"/broadcasts/{bid}")).json()
+    assert after["status"] == "draft"
+    assert after["stats"]["sent"] == 0
+
+
+async def test_a_test_send_takes_at_most_ten_valid_addresses(api: Api) -> None:
+    draft = await api.created(
+        "/broadcasts", {"name": "Draft", "email": {"subject": "s", "body": "<p>b</p>"}, "sender": SENDER}
+    )
+    path = f"/broadcasts/{draft['broadcast_id']}/test"
+    too_many = await api.post(path, {"emails": [f"a{n}@example.com" for n in range(11)]})
+    assert too_many.status_code == 422
+    invalid = await api.post(path, {"emails": ["not an address"]})
+    assert invalid.status_code == 422
+    assert list(invalid.json()["errors"]) == ["emails.0"]
+    assert (await api.post(path, {"emails": []})).status_code == 422

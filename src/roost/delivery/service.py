@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -9,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost import events
 from roost.audience import service as audience_service
+from roost.broadcast import service as broadcast_service
 from roost.delivery import repository
-from roost.models import Broadcast, SequenceEmail
+from roost.kit.clock import utcnow
+from roost.models import Broadcast, Message, SequenceEmail
 from roost.sequence import service as sequence_service
 
 # How soon a paused member (inactive sequence, contact not active) is looked at again.
@@ -85,3 +88,23 @@ async def finish_broadcasts(session: AsyncSession, *, now: datetime) -> list[int
     done = await repository.finished_broadcasts(session, sending)
     await repository.mark_broadcasts_sent(session, done, now=now)
     return done
+
+
+async def queue_test(session: AsyncSession, *, account_id: int, broadcast_id: int, emails: Sequence[str]) -> int:
+    """Send the broadcast as it stands to these addresses now (ext); not counted in its stats."""
+    broadcast = await broadcast_service.get(session, account_id=account_id, broadcast_id=broadcast_id)
+    now = utcnow()
+    for address in dict.fromkeys(emails):
+        session.add(
+            Message(
+                account_id=account_id,
+                kind="test",
+                broadcast_id=broadcast.id,
+                to_address=address,
+                status="queued",
+                attempts=0,
+                due_at=now,
+            )
+        )
+    await session.flush()
+    return len(dict.fromkeys(emails))

@@ -24,6 +24,9 @@ Address = Annotated[str, Field(min_length=1, max_length=1000)]
 Footer = Annotated[str, Field(max_length=65_535)]
 
 
+MAX_TEST_ADDRESSES = 10
+
+
 class ScheduleIn(WireIn):
     """`immediate` (send now), `scheduled` (at `datetime`) or `draft` (not scheduled).
 
@@ -215,3 +218,13 @@ class BroadcastOut(BaseModel):
             sent_at=broadcast.sent_at,
             created_at=broadcast.created_at,
         )
+
+
+class TestSendIn(WireIn):
+    """Addresses that get the broadcast as it stands, outside its recipients and stats (ext)."""
+
+    emails: Annotated[list[Email], Field(min_length=1, max_length=MAX_TEST_ADDRESSES)]
+
+
+class TestSendOut(BaseModel):
+    queued: int

@@ -7,11 +7,12 @@ from fastapi import Depends, Path, Request, Response
 from roost.api.deps import SessionDep
 from roost.api.v1.audience_schemas import CountOut
 from roost.api.v1.auth import PrincipalDep
-from roost.api.v1.broadcast_schemas import BroadcastIn, BroadcastOut, BroadcastPatch
+from roost.api.v1.broadcast_schemas import BroadcastIn, BroadcastOut, BroadcastPatch, TestSendIn, TestSendOut
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
 from roost.api.v1.wire import MAX_ID
 from roost.broadcast import service as broadcast_service
+from roost.delivery import service as delivery_service
 from roost.kit.paging import ListParams
 
 router = v1_router("broadcasts")
@@ -91,6 +92,22 @@ async def delete_broadcast(broadcast_id: BroadcastId, session: SessionDep, princ
 async def cancel_broadcast(broadcast_id: BroadcastId, session: SessionDep, principal: PrincipalDep) -> BroadcastOut:
     broadcast = await broadcast_service.cancel(session, account_id=principal.account_id, broadcast_id=broadcast_id)
     return BroadcastOut.of(broadcast)
+
+
+@router.post(
+    "/broadcasts/{broadcast_id}/test",
+    status_code=202,
+    response_model=TestSendOut,
+    responses={**NOT_FOUND, **BAD_BODY},
+    summary="Send the broadcast as it stands to up to 10 addresses (ext); not counted in its stats",
+)
+async def test_broadcast(
+    broadcast_id: BroadcastId, body: TestSendIn, session: SessionDep, principal: PrincipalDep
+) -> TestSendOut:
+    queued = await delivery_service.queue_test(
+        session, account_id=principal.account_id, broadcast_id=broadcast_id, emails=body.emails
+    )
+    return TestSendOut(queued=queued)
 
 
 @router.get(
