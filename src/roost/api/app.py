@@ -26,6 +26,7 @@ from roost.api.v1.routes import (
     sequences,
     tags,
 )
+from roost.bounce.listener import bounce_listener
 from roost.config import Settings, get_settings
 from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
 from roost.jobs.runner import Worker
@@ -59,9 +60,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         worker = Worker(state.sessionmaker) if run_worker else None
         task = asyncio.create_task(worker.run()) if worker else None
+        listener = bounce_listener(settings, state.sessionmaker, state.write_gate) if run_worker else None
         try:
+            if listener is not None:
+                await listener.start()
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
             if worker and task:
                 worker.stop()
                 await task
