@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiosmtplib
 import pytest
@@ -19,11 +16,9 @@ from roost.config import Settings
 from roost.db import create_engine, create_sessionmaker
 from roost.delivery.addressing import Addressing
 from roost.kit.clock import utcnow
-from roost.models import Event, Interaction, Message
-from tests.bounce.fixtures import sample
+from roost.models import Interaction
+from tests.bounce.fixtures import Mailing, sample, send
 from tests.helpers import Api
-
-SENDER = {"email": "news@example.org", "name": "Ada", "company": "Example", "address": "1 Main St"}
 
 
 @pytest.fixture(scope="module")
@@ -41,112 +36,11 @@ async def listener(
     await server.stop()
 
 
-@dataclass
-class Mailing:
-    """A contact of an account who was sent one or more emails of a sequence (message rows, status sent)."""
-
-    api: Api
-    sessionmaker: async_sessionmaker[AsyncSession]
-    addressing: Addressing
-    listener: BounceListener
-    sequence_id: int
-    contact_id: int
-    address: str
-
-    @classmethod
-    async def start(
-        cls,
-        api: Api,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        addressing: Addressing,
-        listener: BounceListener,
-        address: str | None = None,
-    ) -> Mailing:
-        address = address or f"bea-{uuid.uuid4().hex[:10]}@example.com"
-        sequence = await api.created("/sequences", {"name": "Welcome", "sender": SENDER})
-        contact = await api.created("/contacts", {"email": address})
-        joined = await api.post(
-            f"/contacts/{contact['contact_id']}/sequences", {"sequence_id": sequence["sequence_id"]}
-        )
-        assert joined.status_code == 201, joined.text
-        return cls(api, sessionmaker, addressing, listener, sequence["sequence_id"], contact["contact_id"], address)
-
-    async def sent(self) -> tuple[int, int]:
-        """A new email of the sequence and the message that delivered it: (email_id, message_id)."""
-        email = await self.api.created(
-            f"/sequences/{self.sequence_id}/emails", {"subject": "News", "body": "<p>Hi</p>"}
-        )
-        now = utcnow()
-        async with self.sessionmaker() as session, session.begin():
-            message = Message(
-                account_id=self.api.account.id,
-                kind="sequence",
-                sequence_email_id=email["email_id"],
-                contact_id=self.contact_id,
-                to_address=self.address,
-                status="sent",
-                due_at=now,
-                sent_at=now,
-            )
-            session.add(message)
-        return email["email_id"], message.id
-
-    async def deliver(self, name: str, message_id: int, *, to: str | None = None) -> None:
-        """An MTA delivers the sample about that message to its VERP address (or to `to`)."""
-        return_path = self.addressing.return_path(message_id)
-        data = sample(
-            name,
-            return_path=return_path,
-            recipient=self.address,
-            token=self.addressing.token(message_id),
-            fbl_address=to or return_path,
-        )
-        await send(self.listener, to or return_path, data)
-
-    async def status(self) -> str:
-        response = await self.api.get(f"/contacts/{self.contact_id}")
-        assert response.status_code == 200, response.text
-        status: str = response.json()["status"]
-        return status
-
-    async def sequences(self) -> list[Any]:
-        sequences: list[Any] = (await self.api.get(f"/contacts/{self.contact_id}")).json()["sequences"]
-        return sequences
-
-    async def stats(self, email_id: int) -> dict[str, Any]:
-        response = await self.api.get(f"/sequences/{self.sequence_id}/emails/{email_id}")
-        assert response.status_code == 200, response.text
-        stats: dict[str, Any] = response.json()["stats"]
-        return stats
-
-    async def events(self, *types: str) -> list[Event]:
-        async with self.sessionmaker() as session:
-            rows = await session.scalars(
-                select(Event).where(Event.account_id == self.api.account.id, Event.type.in_(types)).order_by(Event.id)
-            )
-            return list(rows)
-
-    async def interactions(self, message_id: int) -> list[tuple[str, str]]:
-        async with self.sessionmaker() as session:
-            rows = await session.execute(
-                select(Interaction.type, Interaction.detail)
-                .where(Interaction.message_id == message_id)
-                .order_by(Interaction.id)
-            )
-            return [(row.type, row.detail) for row in rows]
-
-
-async def send(listener: BounceListener, recipient: str, data: bytes) -> None:
-    """Deliver as an MTA sends a report: null reverse path, one recipient."""
-    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=listener.port) as client:
-        await client.sendmail("", [recipient], data)
-
-
 @pytest.fixture
 async def mailing(
     api: Api, sessionmaker: async_sessionmaker[AsyncSession], addressing: Addressing, listener: BounceListener
 ) -> Mailing:
-    return await Mailing.start(api, sessionmaker, addressing, listener)
+    return await Mailing.start(api, sessionmaker, addressing, listener.port)
 
 
 async def test_hard_bounce_marks_the_contact_bounced_once(mailing: Mailing) -> None:
@@ -244,10 +138,10 @@ async def test_a_bounce_after_a_complaint_leaves_the_contact_complained(mailing:
 
 async def test_mail_to_the_list_unsubscribe_address_unsubscribes_once(mailing: Mailing) -> None:
     email_id, message_id = await mailing.sent()
-    unsubscribe_address = f"unsubscribe+{mailing.addressing.token(message_id)}@{mailing.addressing.bounce_domain}"
+    unsubscribe_address = mailing.unsubscribe_address(message_id)
     request = f"From: <{mailing.address}>\r\nTo: <{unsubscribe_address}>\r\nSubject: unsubscribe\r\n\r\n".encode()
     for _ in range(2):
-        await send(mailing.listener, unsubscribe_address, request)
+        await send(mailing.port, unsubscribe_address, request)
 
     assert await mailing.status() == "unsubscribed"
     assert await mailing.sequences() == []
@@ -259,8 +153,8 @@ async def test_mail_to_the_list_unsubscribe_address_unsubscribes_once(mailing: M
 async def test_unsubscribing_a_bounced_contact_keeps_it_bounced(mailing: Mailing) -> None:
     _, message_id = await mailing.sent()
     await mailing.deliver("postfix_user_unknown", message_id)
-    unsubscribe_address = f"unsubscribe+{mailing.addressing.token(message_id)}@{mailing.addressing.bounce_domain}"
-    await send(mailing.listener, unsubscribe_address, b"Subject: unsubscribe\r\n\r\n")
+    unsubscribe_address = mailing.unsubscribe_address(message_id)
+    await send(mailing.port, unsubscribe_address, b"Subject: unsubscribe\r\n\r\n")
     assert (await mailing.api.delete(f"/contacts/{mailing.contact_id}/unsubscribe")).status_code == 204
     assert await mailing.status() == "bounced"
 
@@ -275,8 +169,8 @@ async def test_forged_tokens_are_accepted_and_ignored(mailing: Mailing) -> None:
         recipient=mailing.address,
         token=forged,
     )
-    await send(mailing.listener, f"bounces+{forged}@{domain}", data)  # 250: never an error to the reporter
-    await send(mailing.listener, f"unsubscribe+{forged}@{domain}", b"Subject: unsubscribe\r\n\r\n")
+    await send(mailing.port, f"bounces+{forged}@{domain}", data)  # 250: never an error to the reporter
+    await send(mailing.port, f"unsubscribe+{forged}@{domain}", b"Subject: unsubscribe\r\n\r\n")
 
     assert await mailing.status() == "active"
     assert await mailing.stats(email_id) == {
@@ -301,7 +195,7 @@ async def test_mail_that_is_no_report_is_accepted_and_dropped(mailing: Mailing) 
 async def test_other_addresses_are_refused(listener: BounceListener, addressing: Addressing) -> None:
     for address in (f"postmaster@{addressing.bounce_domain}", f"bounces+{addressing.token(1)}@elsewhere.example"):
         with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
-            await send(listener, address, b"Subject: hello\r\n\r\nhello\r\n")
+            await send(listener.port, address, b"Subject: hello\r\n\r\nhello\r\n")
         assert refused.value.recipients[0].code == 550
 
 
@@ -320,7 +214,7 @@ async def test_a_database_failure_answers_451_so_the_report_is_retried(
             token=addressing.token(message_id),
         )
         with pytest.raises(aiosmtplib.SMTPDataError) as deferred:
-            await send(failing, addressing.return_path(message_id), data)
+            await send(failing.port, addressing.return_path(message_id), data)
         assert deferred.value.code == 451
     finally:
         await failing.stop()
