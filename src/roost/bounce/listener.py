@@ -6,10 +6,13 @@ before it is handled: when the database fails, the answer is 451 and the reporti
 the report and tries again (for days, as MTAs do); handling is idempotent, so a retry after a
 commit whose 250 got lost changes nothing. A report that names no message of ours (a forged
 or unknown token) or that is no report at all (an auto-reply) is accepted and dropped, never
-an error to whoever sent it.
+an error to whoever sent it. Feedback loops send their complaints to the one address they
+were given: register `bounces+fbl@<bounce domain>` (any word after the +) and each complaint
+is matched through its Original-Mail-From or the returned headers. Mail over 10 MiB is
+refused (552); reports carry at most the original message back.
 
 Every `roost serve` worker process starts one on the same port with SO_REUSEPORT, so the
-kernel spreads connections over them.
+kernel spreads connections over them (two installations on one host therefore need two ports).
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from roost.delivery.addressing import BOUNCE_LOCAL_PREFIX, UNSUBSCRIBE_LOCAL_PRE
 
 log = logging.getLogger("roost.bounce")
 
-# A DSN or complaint carries at most the original message back; marketing mail stays well under this.
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 MAX_RECIPIENTS = 50
 IDLE_TIMEOUT_SECONDS = 60.0

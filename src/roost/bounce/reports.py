@@ -24,6 +24,8 @@ from typing import Literal
 from flufl.bounce import all_failures
 
 log = logging.getLogger("roost.bounce")
+# flufl.bounce logs every detector it tries at INFO: a dozen lines per bounce.
+logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
 
 Kind = Literal["hard", "soft", "complaint"]
 
@@ -45,16 +47,14 @@ class Report:
     """One bounce or complaint, as far as the message that came back tells it.
 
     `status` is the enhanced status code ("5.1.1", empty when the report gives none),
-    `diagnostic` the remote server's words or the complaint's feedback type, `recipient`
-    the address it concerns, and `tokens` the VERP tokens found inside the report (the
-    returned headers, the complaint's Original-Mail-From), for when the envelope
-    recipient does not name the message.
+    `diagnostic` the remote server's words or the complaint's feedback type, and `tokens`
+    the VERP tokens found inside the report (the returned headers, the complaint's
+    Original-Mail-From), for when the envelope recipient does not name the message.
     """
 
     kind: Kind
     status: str = ""
     diagnostic: str = ""
-    recipient: str = ""
     tokens: tuple[str, ...] = ()
 
     @property
@@ -90,11 +90,6 @@ def _first_of(parts: Iterable[Message], content_type: str) -> Message | None:
 def _text(value: object) -> str:
     """A field value on one line (folded and encoded-word headers come back as several)."""
     return _SPACES.sub(" ", str(value or "")).strip()
-
-
-def _address(value: object) -> str:
-    """The address of an RFC 3464 address field: `rfc822; someone@example.com`."""
-    return _text(value).rpartition(";")[2].strip().strip("<>")
 
 
 def _inner_messages(part: Message) -> list[Message]:
@@ -154,8 +149,7 @@ def _delivery_status(parts: list[Message], part: Message) -> Report | None:
         status = status_match.group(0) if status_match else ""
         kind = _kind_of(action, status)
         if kind is not None:
-            recipient = _address(block.get("Final-Recipient") or block.get("Original-Recipient"))
-            found.append(Report(kind=kind, status=status, diagnostic=diagnostic, recipient=recipient))
+            found.append(Report(kind=kind, status=status, diagnostic=diagnostic))
     if not found:
         return None
     worst = next((report for report in found if report.kind == "hard"), found[0])
@@ -163,7 +157,6 @@ def _delivery_status(parts: list[Message], part: Message) -> Report | None:
         kind=worst.kind,
         status=worst.status,
         diagnostic=worst.diagnostic,
-        recipient=worst.recipient,
         tokens=_tokens([*blocks, *_returned_headers(parts)]),
     )
 
@@ -180,7 +173,6 @@ def _complaint(parts: list[Message], part: Message) -> Report | None:
     return Report(
         kind="complaint",
         diagnostic=feedback_type,
-        recipient=_address(feedback.get("Original-Rcpt-To")),
         tokens=_tokens([feedback, *_returned_headers(parts)]),
     )
 
@@ -191,14 +183,12 @@ def _nonstandard_bounce(message: Message, parts: list[Message]) -> Report | None
     except Exception:  # a heuristic tripping over odd mail must not stop the listener; nothing is known
         log.exception("bounce detectors failed on a message")
         return None
-    addresses = permanent or temporary
-    if not addresses:
+    if not (permanent or temporary):
         return None
     kind: Kind = "hard" if permanent else "soft"
     failure = "permanent" if permanent else "temporary"
     return Report(
         kind=kind,
         diagnostic=f"{failure} failure (bounce without a delivery status report)",
-        recipient=min(addresses).decode("ascii", "replace"),
         tokens=_tokens(_returned_headers(parts)),
     )

@@ -30,7 +30,9 @@ SOFT_BOUNCE_WINDOW = timedelta(days=30)
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    message_status: contact_service.Undeliverable
+    """How a message ends: the status both it and its contact take, and what records it."""
+
+    status: contact_service.Undeliverable
     interaction: str
     stat: stats.Stat
     event: str
@@ -89,7 +91,7 @@ async def _soft_limit_reached(session: AsyncSession, interactions: InteractionRe
 
 async def _conclude(session: AsyncSession, message: Message, outcome: _Outcome, report: Report) -> None:
     """The message ends bounced or complained: count it, tell rules and webhooks, stop mailing the contact."""
-    message.status = outcome.message_status
+    message.status = outcome.status
     if message.kind in COUNTED_KINDS:
         await stats.count(session, message, outcome.stat)
     events.record(
@@ -109,5 +111,5 @@ async def _conclude(session: AsyncSession, message: Message, outcome: _Outcome, 
     )
     if message.contact_id is not None:
         await contact_service.mark_undeliverable(
-            session, account_id=message.account_id, contact_id=message.contact_id, status=outcome.message_status
+            session, account_id=message.account_id, contact_id=message.contact_id, status=outcome.status
         )
