@@ -134,6 +134,8 @@ async def test_transient_refusals_are_retried_and_permanent_ones_bounce_without_
     assert sorted(delivered) == sorted([later, fine])  # the refused address was never tried again
     assert sent["stats"]["sent"] == 2
     assert sent["stats"]["bounces"] == 1
+    bounced = (await api.get("/contacts", search_by="email", keyword=refused)).json()["data"][0]
+    assert bounced["status"] == "bounced"  # refused for good: later mail skips this contact
 
 
 async def test_unsubscribed_contacts_get_nothing_even_when_already_queued(

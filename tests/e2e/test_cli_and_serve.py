@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -12,6 +13,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roost.config import Settings
+from roost.delivery.addressing import Addressing
+from tests.bounce.fixtures import Mailing, send
+from tests.helpers import Api
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +37,9 @@ def env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         "ROOST_DATABASE_URL": database_url,
         "ROOST_DATA_DIR": str(tmp_path_factory.mktemp("e2e")),
         "ROOST_RATE_LIMIT": "5/second",
+        "ROOST_SECRET_KEY": "e2e-secret-key",
+        "ROOST_BOUNCE_DOMAIN": "bounce.e2e.test",
+        "ROOST_BOUNCE_SMTP_PORT": str(_free_port()),
     }
 
 
@@ -146,3 +156,63 @@ def test_cli_rejects_bad_input_with_a_clear_message(env: dict[str, str]) -> None
     assert "scopes" in bad_scope.stderr
     unknown = roost(env, "token", "create", "--account", "999999999")
     assert unknown.returncode == 2
+
+
+def _addressing(env: dict[str, str]) -> Addressing:
+    """How the served processes name messages: same secret key, same bounce domain."""
+    return Addressing.from_settings(
+        Settings(secret_key=env["ROOST_SECRET_KEY"], bounce_domain=env["ROOST_BOUNCE_DOMAIN"])
+    )
+
+
+async def test_every_served_process_listens_for_bounces(
+    env: dict[str, str], server: str, api: Api, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # Two worker processes bind the one bounce port; every connection gets a working listener.
+    mailings = [
+        await Mailing.start(api, sessionmaker, _addressing(env), int(env["ROOST_BOUNCE_SMTP_PORT"])) for _ in range(4)
+    ]
+    for mailing in mailings:
+        _, message_id = await mailing.sent()
+        await mailing.deliver("postfix_user_unknown", message_id)
+    assert [await mailing.status() for mailing in mailings] == ["bounced"] * 4
+
+
+async def test_the_bounce_listener_runs_alone(
+    env: dict[str, str], api: Api, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "roost",
+        "bounce-listener",
+        env={**env, "ROOST_BOUNCE_SMTP_PORT": str(port)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await _wait_for_port(port)
+        mailing = await Mailing.start(api, sessionmaker, _addressing(env), port)
+        _, message_id = await mailing.sent()
+        await send(port, mailing.unsubscribe_address(message_id), b"Subject: unsubscribe\r\n\r\n")
+        assert await mailing.status() == "unsubscribed"
+    finally:
+        process.terminate()
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=15)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+
+
+async def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"nothing listens on port {port}")
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return

@@ -28,6 +28,7 @@ from roost.api.v1.routes import (
     tags,
 )
 from roost.background import Background
+from roost.bounce.listener import bounce_listener
 from roost.config import Settings, get_settings
 from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
 
@@ -59,11 +60,16 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         background = Background(settings, state.sessionmaker) if run_worker else None
+        listener = bounce_listener(settings, state.sessionmaker, state.write_gate) if run_worker else None
         if background:
             background.start()
         try:
+            if listener is not None:
+                await listener.start()
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
             if background:
                 background.stop()
                 await background.wait()

@@ -80,10 +80,12 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes; each runs the API and a job worker.")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes; each runs the API, a job worker and the bounce listener.")
+    ] = 1,
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Upgrade the schema first.")] = True,
 ) -> None:
-    """Run everything one machine needs: the APIs, public pages and the background worker."""
+    """Run everything one machine needs: the APIs, public pages, the background worker and the bounce listener."""
     import uvicorn
 
     if migrate_first:
@@ -120,6 +122,37 @@ def worker() -> None:
         try:
             await runner.run()
         finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+@app.command("bounce-listener")
+def listen_for_bounces() -> None:
+    """Run the bounce and complaint SMTP listener alone (ROOST_BOUNCE_SMTP_HOST / _PORT)."""
+    from roost.bounce.listener import bounce_listener
+    from roost.db import WriteGate
+
+    _logging()
+    settings = get_settings()
+
+    async def main() -> None:
+        import signal
+
+        engine = create_engine(settings.effective_database_url)
+        listener = bounce_listener(settings, create_sessionmaker(engine), WriteGate(engine))
+        if listener is None:
+            err.print("[red]the bounce listener is off: ROOST_BOUNCE_SMTP_PORT is 0[/red]")
+            raise typer.Exit(2)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        try:
+            await listener.start()
+            await stopping.wait()
+        finally:
+            await listener.stop()
             await engine.dispose()
 
     asyncio.run(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,9 @@ from roost.tag import service as tag_service
 SEARCH_BY = ("name", "email", "sequence", "tag")
 ORDER_BY = ("name", "email", "confirmed_at", "subscribed_at")
 MAX_VALUE_LENGTH = {"text": 1000, "textarea": 10000}
+# Statuses of addresses that must get no mail at all (CONVENTIONS §9).
+Undeliverable = Literal["bounced", "complained"]
+UNDELIVERABLE: tuple[Undeliverable, ...] = ("bounced", "complained")
 
 FieldValues = Mapping[str, str | None]
 
@@ -288,15 +292,33 @@ async def remove_tag(session: AsyncSession, *, account_id: int, contact_id: int,
 
 
 async def unsubscribe(session: AsyncSession, *, account_id: int, contact_id: int) -> None:
-    """Stop all marketing mail to the contact; it leaves every sequence (CONVENTIONS §7: DELETE /unsubscribe)."""
+    """Stop all marketing mail to the contact; it leaves every sequence (CONVENTIONS §7: DELETE /unsubscribe).
+
+    A bounced or complained contact already gets no mail and keeps that status: it says more.
+    """
     repo = ContactRepository(session, account_id)
     contact = await _get_row(repo, contact_id)
-    if contact.status != "unsubscribed":
+    if contact.status not in ("unsubscribed", *UNDELIVERABLE):
         now = utcnow_seconds()
         contact.status = "unsubscribed"
         contact.unsubscribed_at = now
         contact.updated_at = now
         events.record(session, account_id=account_id, type="contact.unsubscribed", contact_id=contact.id)
+    await sequence_service.leave_all(session, account_id=account_id, contact_id=contact.id)
+
+
+async def mark_undeliverable(session: AsyncSession, *, account_id: int, contact_id: int, status: Undeliverable) -> None:
+    """The address bounced, or its owner complained: no more mail, and it leaves every sequence (CONVENTIONS §9).
+
+    Records contact.bounced / contact.complained when the status changes. A complaint outranks a
+    bounce, so a complained contact stays complained; nothing here makes a contact active again.
+    """
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    if contact.status not in (status, "complained"):
+        contact.status = status
+        contact.updated_at = utcnow_seconds()
+        events.record(session, account_id=account_id, type=f"contact.{status}", contact_id=contact.id)
     await sequence_service.leave_all(session, account_id=account_id, contact_id=contact.id)
 
 

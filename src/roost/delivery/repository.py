@@ -176,14 +176,14 @@ async def set_status(session: AsyncSession, ids: Sequence[int], *, status: str, 
         )
 
 
-async def retry_later(
-    session: AsyncSession, message_id: int, *, due_at: datetime, code: int | None, error: str
+async def note_reply(
+    session: AsyncSession, message_id: int, *, code: int | None, error: str, due_at: datetime | None = None
 ) -> None:
-    await session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.status == "sending")
-        .values(due_at=due_at, smtp_code=code, last_error=error)
-    )
+    """Keep the relay's reply on a message being sent; with `due_at`, it is tried again then."""
+    values: dict[str, object] = {"smtp_code": code, "last_error": error[:2000]}
+    if due_at is not None:
+        values["due_at"] = due_at
+    await session.execute(update(Message).where(Message.id == message_id, Message.status == "sending").values(values))
 
 
 async def finished_broadcasts(session: AsyncSession, ids: Sequence[int]) -> list[int]:

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from roost.bounce import service as bounce_service
+from roost.bounce.reports import Report
 from roost.delivery import repository
 from roost.delivery.addressing import Addressing
 from roost.delivery.repository import ClaimedMessage
@@ -121,23 +123,21 @@ class MessageSender:
                 failed.append((message, outcome))
             else:
                 retried += 1
-                await repository.retry_later(
-                    session,
-                    message.id,
-                    due_at=now + retry_delay(message.attempts),
-                    code=outcome.code,
-                    error=outcome.message[:2000],
+                due_at = now + retry_delay(message.attempts)
+                await repository.note_reply(
+                    session, message.id, code=outcome.code, error=outcome.message, due_at=due_at
                 )
         await repository.set_status(session, sent, status="sent", sent_at=now)
         await repository.add_to_stat(session, "sent", sent_counts)
-        for status, group in (("bounced", bounced), ("failed", failed)):
-            for message, outcome in group:
-                await repository.set_status(
-                    session, [message.id], status=status, smtp_code=outcome.code, last_error=outcome.message[:2000]
-                )
-        await repository.add_to_stat(
-            session, "bounces", Counter(_owner(m) for m, _ in bounced if m.kind in MARKETING_KINDS)
-        )
+        for message, outcome in failed:
+            await repository.set_status(
+                session, [message.id], status="failed", smtp_code=outcome.code, last_error=outcome.message[:2000]
+            )
+        for message, outcome in bounced:
+            # Refused for good at the relay: a hard bounce, exactly as if its DSN had come back.
+            await repository.note_reply(session, message.id, code=outcome.code, error=outcome.message)
+            report = Report(kind="hard", diagnostic=f"{outcome.code or ''} {outcome.message}".strip())
+            await bounce_service.record_report(session, message_id=message.id, report=report)
         return BatchResult(
             sent=len(sent), retried=retried, bounced=len(bounced), cancelled=cancelled, failed=len(failed)
         )
