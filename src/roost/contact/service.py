@@ -287,17 +287,22 @@ async def remove_tag(session: AsyncSession, *, account_id: int, contact_id: int,
         _tag_event(session, account_id, "tag.removed", contact.id, tag.id, tag.name)
 
 
-async def unsubscribe(session: AsyncSession, *, account_id: int, contact_id: int) -> None:
-    """Stop all marketing mail to the contact; it leaves every sequence (CONVENTIONS §7: DELETE /unsubscribe)."""
+async def unsubscribe(session: AsyncSession, *, account_id: int, contact_id: int) -> bool:
+    """Stop all marketing mail to the contact; it leaves every sequence (CONVENTIONS §7: DELETE /unsubscribe).
+
+    True when the contact was not unsubscribed before.
+    """
     repo = ContactRepository(session, account_id)
     contact = await _get_row(repo, contact_id)
-    if contact.status != "unsubscribed":
+    changed = contact.status != "unsubscribed"
+    if changed:
         now = utcnow_seconds()
         contact.status = "unsubscribed"
         contact.unsubscribed_at = now
         contact.updated_at = now
         events.record(session, account_id=account_id, type="contact.unsubscribed", contact_id=contact.id)
     await sequence_service.leave_all(session, account_id=account_id, contact_id=contact.id)
+    return changed
 
 
 # Sequences ----------------------------------------------------------------------

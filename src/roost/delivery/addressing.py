@@ -78,4 +78,4 @@ class Addressing:
 
     def click_target(self, message_id: int, url: str, signature: str) -> str | None:
         """`url` when the signature binds it to this message, else None."""
-        return url if self.click.signature(f"{message_id} {url}") == signature.lower() else None
+        return url if self.click.verify(f"{message_id} {url}", signature) else None
