@@ -181,6 +181,8 @@ async def test_a_click_goes_nowhere_but_the_signed_url(
         httpx.URL(addressing.click_url(other, LINK)).copy_with(path=f"/t/c/{token}"),  # another message's pair
         good.copy_with(path=f"/t/c/{sent.message_id}.{signature}"),
     ]
+    # Even signed, a link that is not http(s) is never a redirect.
+    attempts.append(httpx.URL(addressing.click_url(sent.message_id, "javascript:alert(1)")))
     for url in attempts:
         response = await client.get(str(url).removeprefix("http://roost.test"))
         assert response.status_code == 404, url

@@ -17,6 +17,7 @@ What is kept:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,8 @@ from roost.kit.clock import utcnow_seconds
 from roost.models import Message
 from roost.tracking.repository import MessageRepository, message_named
 from roost.tracking.types import UnsubscribeView
+
+_HTTP = re.compile(r"https?://", re.IGNORECASE)
 
 
 async def _message(
@@ -76,7 +79,8 @@ async def record_open(session: AsyncSession, *, addressing: Addressing, token: s
 async def follow_click(session: AsyncSession, *, addressing: Addressing, token: str, url: str, signature: str) -> str:
     """Record a click and give the URL to redirect to: only the one the signature binds to the message."""
     message_id = addressing.message_id(token)
-    if message_id is None or addressing.click_target(message_id, url, signature) is None:
+    # Only http(s) links are ever tracked; the scheme check keeps a redirect from being anything else.
+    if message_id is None or not _HTTP.match(url) or addressing.click_target(message_id, url, signature) is None:
         raise NotFound()
     repo, message = await _message(session, message_id)
     now = utcnow_seconds()
