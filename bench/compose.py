@@ -1,8 +1,9 @@
 """How fast roost.mail composes messages: compile one newsletter, render it for N recipients.
 
 Prints messages per second and CPU per message, without DKIM and with an RSA-2048 DKIM
-signature, in one process and in several at once, beside building each message with
-`email.message` for reference. See bench/README.md.
+signature, in one process and in several at once, with open and click tracking (signed
+links from roost.delivery.addressing), beside building each message with `email.message`
+for reference. See bench/README.md.
 
     python bench/compose.py --messages 20000 --processes 2
 """
@@ -20,7 +21,10 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+from roost.delivery.addressing import Addressing
+from roost.kit.signing import Signer
 from roost.mail import CompiledEmail, DkimKeyring, Recipient, Sender, compile_email, generate_key, write_key
 from roost.mail.compose import html_to_text
 
@@ -84,7 +88,23 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def recipients(count: int, offset: int = 0) -> list[Recipient]:
+ADDRESSING = Addressing(
+    base_url="https://roost.example",
+    bounce_domain="bounce.roost.example",
+    message=Signer("bench-secret", "message"),
+    click=Signer("bench-secret", "click"),
+)
+
+
+def tracking(message_id: int) -> dict[str, Any]:
+    """The Recipient fields that turn on open and click tracking for one message."""
+    return {
+        "open_url": ADDRESSING.open_url(message_id),
+        "click_url": ADDRESSING.click_urls(message_id),
+    }
+
+
+def recipients(count: int, offset: int = 0, *, tracked: bool = False) -> list[Recipient]:
     return [
         Recipient(
             email=f"reader{i}@example.com",
@@ -93,6 +113,7 @@ def recipients(count: int, offset: int = 0) -> list[Recipient]:
             unsubscribe_url=f"https://roost.example/u/m{i}.x7Kq2?sig=Zq81aP",
             message_id=f"m{i}.c3b1a9e2",
             fields={"first_name": FIRST_NAMES[i % len(FIRST_NAMES)], "city": CITIES[i % len(CITIES)]},
+            **(tracking(i) if tracked else {}),
         )
         for i in range(offset, offset + count)
     ]
@@ -109,10 +130,16 @@ def compile_newsletter(key_directory: Path | None) -> CompiledEmail:
     )
 
 
-def render_all(key_directory: Path | None, count: int, offset: int = 0) -> tuple[float, float, int]:
-    """Compile, then render `count` messages; the seconds (wall, CPU) of the rendering and the last size."""
+def render_all(
+    key_directory: Path | None, count: int, offset: int = 0, tracked: bool = False
+) -> tuple[float, float, int]:
+    """Compile, then render `count` messages; the seconds (wall, CPU) of the rendering and the last size.
+
+    Building a tracked recipient's values is left out of the timing, signing its links is not:
+    `click_url` signs at render time.
+    """
     email = compile_newsletter(key_directory)
-    batch = recipients(count, offset)
+    batch = recipients(count, offset, tracked=tracked)
     wall, cpu = time.perf_counter(), time.process_time()
     size = 0
     for recipient in batch:
@@ -179,6 +206,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = [
             timed("render, no DKIM, 1 process", args.messages, lambda: render_all(None, args.messages)),
             timed("render + DKIM RSA-2048, 1 process", args.messages, lambda: render_all(keys, args.messages)),
+            timed(
+                "render + open/click tracking, no DKIM, 1 process",
+                args.messages,
+                lambda: render_all(None, args.messages, tracked=True),
+            ),
+            timed(
+                "render + tracking + DKIM RSA-2048, 1 process",
+                args.messages,
+                lambda: render_all(keys, args.messages, tracked=True),
+            ),
         ]
         if args.processes > 1:
             for key_directory, label in ((None, "render, no DKIM"), (keys, "render + DKIM RSA-2048")):

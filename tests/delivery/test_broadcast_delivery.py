@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import uuid
 from typing import Any
 
@@ -192,3 +193,43 @@ async def test_a_test_send_takes_at_most_ten_valid_addresses(api: Api) -> None:
     assert invalid.status_code == 422
     assert list(invalid.json()["errors"]) == ["emails.0"]
     assert (await api.post(path, {"emails": []})).status_code == 422
+
+
+async def test_sent_mail_is_tracked_end_to_end_opens_clicks_and_one_click_unsubscribe(
+    api: Api, client: httpx.AsyncClient, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
+) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    (reader,) = await _contacts(api, domain, 1)
+    broadcast = await _broadcast(
+        api, email={"subject": "Links", "body": '<p><a href="https://shop.example/sale?a=1&amp;b=2">Sale</a></p>'}
+    )
+    sent = await _drain(_runner(settings, sessionmaker, sink.url), api, broadcast["broadcast_id"])
+    assert sent["stats"]["sent"] == 1
+    (received,) = [r for r in sink.received if r.recipients == [reader]]
+    parsed = email.message_from_bytes(received.data, policy=email.policy.default)
+    html_part = parsed.get_body(("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    click = re.search(r'href="(http://roost\.test/t/c/[^"]+)"', html)
+    pixel = re.search(r'src="(http://roost\.test/t/o/[^"]+)"', html)
+    assert click is not None
+    assert pixel is not None
+
+    redirect = await client.get(click.group(1).replace("&amp;", "&").removeprefix("http://roost.test"))
+    assert redirect.status_code == 302
+    assert redirect.headers["location"] == "https://shop.example/sale?a=1&b=2"
+    assert (await client.get(pixel.group(1).removeprefix("http://roost.test"))).status_code == 200
+
+    unsubscribe_url = re.search(r"<(http://roost\.test/u/[^>]+)>", str(parsed["List-Unsubscribe"]))
+    assert unsubscribe_url is not None
+    one_click = await client.post(
+        unsubscribe_url.group(1).removeprefix("http://roost.test"),
+        content=b"List-Unsubscribe=One-Click",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert one_click.status_code == 200
+
+    stats = (await api.get(f"/broadcasts/{broadcast['broadcast_id']}")).json()["stats"]
+    assert (stats["opens"], stats["clicks"], stats["unsubscribes"]) == (1, 1, 1)
+    contact = (await api.get("/contacts", search_by="email", keyword=reader)).json()["data"][0]
+    assert contact["status"] == "unsubscribed"

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from roost.api import errors, outbox
 from roost.api.middleware import BodyLimit, RateHeaders
+from roost.api.public import tracking, unsubscribe
 from roost.api.ratelimit import RateLimiter
 from roost.api.state import AppState
 from roost.api.v1.routes import (
@@ -31,6 +32,7 @@ from roost.background import Background
 from roost.bounce.listener import bounce_listener
 from roost.config import Settings, get_settings
 from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
+from roost.delivery.addressing import Addressing
 
 DESCRIPTION = """\
 Roost serves two APIs from one process:
@@ -41,6 +43,10 @@ Roost serves two APIs from one process:
   Errors: `{"message": …}`; validation 422 adds `errors` keyed by dotted field path.
   Lists take `per_page` (1–100, default 15), `page`, `keyword`, `search_by`, `order_by`,
   `sort` and answer `{data, links, meta}`. Timestamps are UTC `YYYY-MM-DD HH:MM:SS`.
+
+The **public** routes (`/t/…`, `/u/…`) are what links in sent mail point at: no
+Authorization header, the signed part of the URL names the message. They answer images,
+redirects and HTML pages.
 """
 
 
@@ -55,6 +61,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         read_sessionmaker=create_read_sessionmaker(engine),
         write_gate=WriteGate(engine),
         limiter=limiter,
+        addressing=Addressing.from_settings(settings),
     )
 
     @contextlib.asynccontextmanager
@@ -100,6 +107,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         pixels,
     ):
         app.include_router(module.router, prefix="/v1")
+    for public in (tracking, unsubscribe):
+        app.include_router(public.router)
 
     if not settings.smtp_url:
         app.include_router(outbox.router)

@@ -19,15 +19,9 @@ def app_state(request: Request) -> AppState:
     return state
 
 
-async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: commit on success, roll back on any error (ARCHITECTURE step 3).
-
-    scope="function" below makes the commit happen before the response is sent, so a
-    client never sees a 2xx for a change that did not land. Reads get the read-only maker;
-    writes pass the write gate.
-    """
-    state = app_state(request)
-    reading = request.method in READ_METHODS
+@contextlib.asynccontextmanager
+async def _unit_of_work(state: AppState, *, reading: bool) -> AsyncIterator[AsyncSession]:
+    """Commit on success, roll back on any error; reads get the read-only maker, writes pass the write gate."""
     gate = contextlib.nullcontext() if reading else state.write_gate()
     maker = state.read_sessionmaker if reading else state.sessionmaker
     async with gate, maker() as session:
@@ -39,5 +33,22 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request (ARCHITECTURE step 3), read-only for the read methods.
+
+    scope="function" below makes the commit happen before the response is sent, so a
+    client never sees a 2xx for a change that did not land.
+    """
+    async with _unit_of_work(app_state(request), reading=request.method in READ_METHODS) as session:
+        yield session
+
+
+async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A writing session whatever the method: for GETs that record something (a tracking pixel)."""
+    async with _unit_of_work(app_state(request), reading=False) as session:
+        yield session
+
+
 StateDep = Annotated[AppState, Depends(app_state)]
 SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
+WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]

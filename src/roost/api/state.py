@@ -1,4 +1,4 @@
-"""What an app instance holds: settings, the engine and its sessions, the rate limiter."""
+"""What an app instance holds: settings, the engine and its sessions, the rate limiter, mail addressing."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from roost.api.ratelimit import RateLimiter
 from roost.config import Settings
 from roost.db import WriteGate
+from roost.delivery.addressing import Addressing
 
 
 @dataclass(slots=True)
@@ -19,3 +20,4 @@ class AppState:
     read_sessionmaker: async_sessionmaker[AsyncSession]
     write_gate: WriteGate
     limiter: RateLimiter | None
+    addressing: Addressing

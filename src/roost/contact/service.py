@@ -291,20 +291,23 @@ async def remove_tag(session: AsyncSession, *, account_id: int, contact_id: int,
         _tag_event(session, account_id, "tag.removed", contact.id, tag.id, tag.name)
 
 
-async def unsubscribe(session: AsyncSession, *, account_id: int, contact_id: int) -> None:
+async def unsubscribe(session: AsyncSession, *, account_id: int, contact_id: int) -> bool:
     """Stop all marketing mail to the contact; it leaves every sequence (CONVENTIONS §7: DELETE /unsubscribe).
 
-    A bounced or complained contact already gets no mail and keeps that status: it says more.
+    True when the contact's status changed. A bounced or complained contact already gets no
+    mail and keeps that status: it says more.
     """
     repo = ContactRepository(session, account_id)
     contact = await _get_row(repo, contact_id)
-    if contact.status not in ("unsubscribed", *UNDELIVERABLE):
+    changed = contact.status not in ("unsubscribed", *UNDELIVERABLE)
+    if changed:
         now = utcnow_seconds()
         contact.status = "unsubscribed"
         contact.unsubscribed_at = now
         contact.updated_at = now
         events.record(session, account_id=account_id, type="contact.unsubscribed", contact_id=contact.id)
     await sequence_service.leave_all(session, account_id=account_id, contact_id=contact.id)
+    return changed
 
 
 async def mark_undeliverable(session: AsyncSession, *, account_id: int, contact_id: int, status: Undeliverable) -> None:

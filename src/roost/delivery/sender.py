@@ -84,6 +84,7 @@ class MessageSender:
 
     async def _deliver(self, message: ClaimedMessage, compiled: CompiledEmail, contact: Contact | None) -> SendOutcome:
         names = (contact.first_name, contact.last_name) if contact else ()
+        tracked = message.kind in MARKETING_KINDS
         recipient = Recipient(
             email=message.to_address,
             verp_token=self.addressing.token(message.id),
@@ -91,6 +92,9 @@ class MessageSender:
             message_id=f"{message.id}.{secrets.token_hex(6)}",
             name=" ".join(part for part in names if part),
             fields={"email": message.to_address, **(contact.field_values() if contact else {})},
+            # Opens and clicks are tracked on marketing mail (CONVENTIONS §8); a proof goes out as written.
+            open_url=self.addressing.open_url(message.id) if tracked else None,
+            click_url=self.addressing.click_urls(message.id) if tracked else None,
         )
         try:
             rendered = compiled.render(recipient)

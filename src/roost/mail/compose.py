@@ -34,6 +34,7 @@ from roost.mail.headers import (
     normalize_domain,
     unstructured,
 )
+from roost.mail.links import TrackedHtml, track
 from roost.mail.merge import CONTACT_EMAIL, UNSUBSCRIBE_LINK, MergeTemplate, parse, tag_recognizer
 
 # Remote stylesheets are never fetched: an email's HTML comes from users and must not make the
@@ -71,6 +72,8 @@ class Recipient:
     `fields` holds the contact's field values by key (first_name, last_name, custom keys);
     `verp_token` identifies the message in the bounce and unsubscribe addresses;
     `message_id` is the unique left part of the Message-ID.
+    With `open_url` the HTML part carries a pixel loading it; with `click_url` every http(s) link
+    of the HTML part leads to `click_url(its URL)` instead (roost.mail.links).
     """
 
     email: str
@@ -79,6 +82,8 @@ class Recipient:
     message_id: str
     name: str = ""
     fields: Mapping[str, object] = field(default_factory=dict)
+    open_url: str | None = None
+    click_url: Callable[[str], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +243,7 @@ class CompiledEmail:
         *,
         subject: MergeTemplate,
         html: MergeTemplate,
+        tracked_html: TrackedHtml,
         text: MergeTemplate,
         sender: Sender,
         message_id_domain: str,
@@ -251,6 +257,9 @@ class CompiledEmail:
         self._subject = subject
         self._subject_line = None if subject.slots else header_line("Subject", unstructured(subject.render({})))
         self._html = _Part("html", html)
+        # A second encoding of the HTML, cut at its links and the pixel's place, for tracked messages.
+        self._tracking = tracked_html
+        self._tracked_html = _Part("html", tracked_html.template)
         self._text = _Part("plain", text)
         used = subject.keys | html.keys | text.keys
         self._field_keys = tuple(
@@ -276,6 +285,8 @@ class CompiledEmail:
             raise ValueError(f"{recipient.message_id!r} is not a valid Message-ID left part")
         if not _HTTP_URL.match(recipient.unsubscribe_url):
             raise ValueError(f"{recipient.unsubscribe_url!r} is not a valid unsubscribe URL")
+        if recipient.open_url is not None and not _HTTP_URL.match(recipient.open_url):
+            raise ValueError(f"{recipient.open_url!r} is not a valid open URL")
         values = self._values(recipient)
         timestamp = int(now.timestamp()) if now is not None else int(time.time())
         message_id = f"<{recipient.message_id}@{self.message_id_domain}>"
@@ -295,7 +306,7 @@ class CompiledEmail:
         )
         signed = self._signer is not None
         text, canonical_text = self._text.encode(_context(values, self._text.keys), canonical=signed)
-        html, canonical_html = self._html.encode(_context(values, self._html.keys, _html_value), canonical=signed)
+        html, canonical_html = self._encode_html(recipient, values, canonical=signed)
         body = b"".join((self._text_head, *text, self._html_head, *html, self._closing))
         signature = b""
         if self._signer is not None:
@@ -306,6 +317,20 @@ class CompiledEmail:
             message_id=message_id,
             data=b"".join((signature, *headers, b"\r\n", body)),
         )
+
+    def _encode_html(
+        self, recipient: Recipient, values: Mapping[str, str], *, canonical: bool
+    ) -> tuple[list[bytes], list[bytes]]:
+        if recipient.open_url is None and recipient.click_url is None:
+            return self._html.encode(_context(values, self._html.keys, _html_value), canonical=canonical)
+        # The plain part's keys: they include the tags inside links, which an untracked link needs.
+        escaped = self._tracking.values(
+            values,
+            _context(values, self._html.keys, _html_value),
+            open_url=recipient.open_url,
+            click_url=recipient.click_url,
+        )
+        return self._tracked_html.encode(escaped, canonical=canonical)
 
     def _values(self, recipient: Recipient) -> dict[str, str]:
         values = {CONTACT_EMAIL: recipient.email, UNSUBSCRIBE_LINK: recipient.unsubscribe_url}
@@ -326,7 +351,7 @@ def compile_email(
     dkim: DkimKeyring | None = None,
     contact_fields: Collection[str] | None = None,
 ) -> CompiledEmail:
-    """Prepare an email for rendering: footer, inlined CSS, text part, merge tags, MIME skeleton.
+    """Prepare an email for rendering: footer, inlined CSS, text part, merge tags, tracked links, MIME skeleton.
 
     The DKIM key is the keyring's key for the sender's domain, if any. With `contact_fields` (the
     account's field keys), `%contact.x%` for another key is an unknown tag and stays as written.
@@ -350,6 +375,7 @@ def compile_email(
     return CompiledEmail(
         subject=parse(clean(subject), is_known).bind({key: clean(value) for key, value in sender_values.items()}),
         html=parse(inlined, is_known),
+        tracked_html=track(inlined, is_known),
         text=parse(html_to_text(inlined), is_known),
         sender=sender,
         message_id_domain=normalize_domain(message_id_domain),

@@ -9,7 +9,7 @@ none of these are left exactly as written.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 CONTACT_EMAIL = "contact.email"
@@ -87,6 +87,21 @@ class MergeTemplate:
                 slots.append(slot)
                 literals.append(literal)
         return MergeTemplate(tuple(literals), tuple(slots))
+
+
+def concat(parts: Iterable[MergeTemplate | Slot]) -> MergeTemplate:
+    """Templates and lone slots one after the other, as one template."""
+    literals = [""]
+    slots: list[Slot] = []
+    for part in parts:
+        if isinstance(part, Slot):
+            slots.append(part)
+            literals.append("")
+            continue
+        literals[-1] += part.literals[0]
+        slots.extend(part.slots)
+        literals.extend(part.literals[1:])
+    return MergeTemplate(tuple(literals), tuple(slots))
 
 
 def parse(text: str, is_known: Callable[[str], bool]) -> MergeTemplate:

@@ -1,0 +1,1 @@
+"""The public face: what recipients of mail reach without a token (tracking, unsubscribe pages)."""

@@ -1,0 +1,142 @@
+"""Opens, clicks and unsubscribes coming back from sent mail (CONVENTIONS §7 stats, §8).
+
+Every entry point takes the token of a link or pixel (roost.delivery.addressing); a forged
+token, or one naming a message that no longer exists, is NotFound.
+
+What is kept:
+- open: the first open of a message sets `opened_at`, adds one `open` interaction, counts one
+  `opens` and records `email.opened`. Later opens add nothing: image proxies and mail clients
+  reload pixels at will, so only the first one means something.
+- click: every click adds a `click` interaction with its URL (the latest click is what a
+  conversion is attributed to); the first click of a message sets `clicked_at` and counts one
+  `clicks`; the first click of each URL records `email.clicked`, so that a rule on one link
+  fires once however often it is followed. A click is also an open when none was recorded
+  (images blocked).
+- unsubscribe: see `unsubscribe`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roost import events
+from roost.account import service as account_service
+from roost.contact import service as contact_service
+from roost.delivery import stats
+from roost.delivery.addressing import Addressing
+from roost.errors import NotFound
+from roost.kit.clock import utcnow_seconds
+from roost.models import Message
+from roost.tracking.repository import MessageRepository, message_named
+from roost.tracking.types import UnsubscribeView
+
+_HTTP = re.compile(r"https?://", re.IGNORECASE)
+
+
+async def _message(
+    session: AsyncSession, message_id: int | None, *, lock: bool = False
+) -> tuple[MessageRepository, Message]:
+    """The message a token named (`Addressing.message_id`), or NotFound."""
+    message = None if message_id is None else await message_named(session, message_id, lock=lock)
+    if message is None:
+        raise NotFound()
+    return MessageRepository(session, message.account_id), message
+
+
+def _email_data(message: Message, **extra: Any) -> dict[str, Any]:
+    return {
+        "message_id": message.id,
+        "broadcast_id": message.broadcast_id,
+        "sequence_email_id": message.sequence_email_id,
+        **extra,
+    }
+
+
+async def _opened(session: AsyncSession, repo: MessageRepository, message: Message, at: datetime) -> None:
+    if not await repo.stamp_first(message.id, "opened_at", at):
+        return
+    repo.add_interaction(message, "open", at)
+    await stats.count(session, message, "opens")
+    events.record(
+        session,
+        account_id=message.account_id,
+        type="email.opened",
+        contact_id=message.contact_id,
+        data=_email_data(message),
+    )
+
+
+async def record_open(session: AsyncSession, *, addressing: Addressing, token: str) -> None:
+    """The open pixel was loaded: the first time, the message counts as opened."""
+    repo, message = await _message(session, addressing.message_id(token))
+    await _opened(session, repo, message, utcnow_seconds())
+
+
+async def follow_click(session: AsyncSession, *, addressing: Addressing, token: str, url: str, signature: str) -> str:
+    """Record a click and give the URL to redirect to: only the one the signature binds to the message."""
+    message_id = addressing.message_id(token)
+    # Only http(s) links are ever tracked; the scheme check keeps a redirect from being anything else.
+    if message_id is None or not _HTTP.match(url) or addressing.click_target(message_id, url, signature) is None:
+        raise NotFound()
+    repo, message = await _message(session, message_id)
+    now = utcnow_seconds()
+    await _opened(session, repo, message, now)
+    first_of_url = not await repo.has_interaction(message.id, "click", url)
+    repo.add_interaction(message, "click", now, url)
+    if await repo.stamp_first(message.id, "clicked_at", now):
+        await stats.count(session, message, "clicks")
+    if first_of_url:
+        events.record(
+            session,
+            account_id=message.account_id,
+            type="email.clicked",
+            contact_id=message.contact_id,
+            data=_email_data(message, url=url),
+        )
+    return url
+
+
+async def _view(session: AsyncSession, repo: MessageRepository, message: Message) -> UnsubscribeView:
+    sender_name = await repo.sender_name(message)
+    if sender_name is None:
+        account = await account_service.get(session, account_id=message.account_id)
+        sender_name = f"{account.first_name} {account.last_name}".strip() or account.email
+    unsubscribed = False
+    if message.contact_id is not None:
+        contact = await contact_service.get(session, account_id=message.account_id, contact_id=message.contact_id)
+        unsubscribed = contact.contact.status == "unsubscribed"
+    return UnsubscribeView(
+        sender_name=sender_name,
+        email=message.to_address,
+        unsubscribed=unsubscribed,
+        has_contact=message.contact_id is not None,
+    )
+
+
+async def unsubscribe_page(session: AsyncSession, *, addressing: Addressing, token: str) -> UnsubscribeView:
+    """What the unsubscribe link shows; it changes nothing, since link scanners follow links (CONVENTIONS §8)."""
+    repo, message = await _message(session, addressing.message_id(token))
+    return await _view(session, repo, message)
+
+
+async def unsubscribe(session: AsyncSession, *, addressing: Addressing, token: str) -> UnsubscribeView:
+    """Unsubscribe the message's contact (CONVENTIONS §7: DELETE /unsubscribe) because of this message.
+
+    When that changes the contact's status: an `unsubscribe` interaction, one `unsubscribes`
+    for the email (the first time for this message), and the contact's queued messages are
+    cancelled. Asking again changes nothing (idempotent); so does a message to no contact.
+    The message row is locked meanwhile, so a double submit counts once.
+    """
+    repo, message = await _message(session, addressing.message_id(token), lock=True)
+    if message.contact_id is not None and await contact_service.unsubscribe(
+        session, account_id=message.account_id, contact_id=message.contact_id
+    ):
+        if not await repo.has_interaction(message.id, "unsubscribe"):
+            await stats.count(session, message, "unsubscribes")
+        repo.add_interaction(message, "unsubscribe", utcnow_seconds())
+        await repo.cancel_queued(message.contact_id)
+    return await _view(session, repo, message)
