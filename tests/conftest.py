@@ -26,6 +26,7 @@ from roost.auth import service as auth_service
 from roost.config import Settings
 from roost.db.migrate import upgrade
 from tests.helpers import Api, Tenant
+from tests.mail.sink import Sink
 
 
 def _server_dsn(url: str) -> str:
@@ -137,3 +138,13 @@ def api(client: httpx.AsyncClient, account: Tenant) -> Api:
 @pytest.fixture
 def other_api(client: httpx.AsyncClient, other_account: Tenant) -> Api:
     return Api(client, other_account)
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    """A real SMTP server in the test's event loop, recording what it accepts."""
+    server = Sink()
+    await server.start()
+    yield server
+    if server.running:
+        await server.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
-from collections.abc import AsyncIterator
 from email import message_from_bytes
 from pathlib import Path
 
@@ -17,15 +16,6 @@ from tests.mail.test_compose import compiled, recipient
 from tests.mail.test_dkim import KEY, verifies
 
 MESSAGE = b"From: a@shop.example\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nHello\r\n.starts with a dot\r\n"
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    server = Sink()
-    await server.start()
-    yield server
-    if server.running:
-        await server.stop()
 
 
 def transport_for(sink: Sink, **options: float) -> SmtpTransport:
