@@ -92,6 +92,21 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     )
     app.state.roost = state
     errors.install(app)
+
+    # Probes first: routes are matched in order, and they are called the most.
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # any failure to reach the database means "not ready"
+            return JSONResponse({"status": "database unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
     for module in (
         account,
         tags,
@@ -112,19 +127,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 
     if not settings.smtp_url:
         app.include_router(outbox.router)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> JSONResponse:
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:  # any failure to reach the database means "not ready"
-            return JSONResponse({"status": "database unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
 
     app.add_middleware(RateHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -14,7 +14,7 @@ from roost.api.state import AppState
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def app_state(request: Request) -> AppState:
+def _state(request: Request) -> AppState:
     state: AppState = request.app.state.roost
     return state
 
@@ -39,14 +39,20 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     scope="function" below makes the commit happen before the response is sent, so a
     client never sees a 2xx for a change that did not land.
     """
-    async with _unit_of_work(app_state(request), reading=request.method in READ_METHODS) as session:
+    async with _unit_of_work(_state(request), reading=request.method in READ_METHODS) as session:
         yield session
 
 
 async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A writing session whatever the method: for GETs that record something (a tracking pixel)."""
-    async with _unit_of_work(app_state(request), reading=False) as session:
+    async with _unit_of_work(_state(request), reading=False) as session:
         yield session
+
+
+async def app_state(request: Request) -> AppState:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hand-off that costs
+    # more than the whole lookup.
+    return _state(request)
 
 
 StateDep = Annotated[AppState, Depends(app_state)]

@@ -4,7 +4,7 @@ No `from __future__ import annotations` here: the query parameters are built fro
 Literal types, which FastAPI must see as objects, not strings.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Query, Request
@@ -41,13 +41,13 @@ class PageOut(BaseModel, Generic[T]):
 
 def list_params(
     search_by: tuple[str, ...], order_by: tuple[str, ...], *, order_aliases: Mapping[str, str] | None = None
-) -> Callable[..., ListParams]:
+) -> Callable[..., Awaitable[ListParams]]:
     """A dependency validating the resource's allowed sets; values outside them answer 422."""
     aliases = dict(order_aliases or {})
     search_choices: Any = Literal[search_by]
     order_choices: Any = Literal[(*order_by, *aliases)]
 
-    def dependency(
+    async def dependency(  # async: a plain def would run in a worker thread
         per_page: Annotated[int, Query(ge=1, le=100)] = 15,
         page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         keyword: Annotated[str | None, Query(max_length=255)] = None,
