@@ -2,14 +2,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence as Seq
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import JSON, ColumnElement, delete, func, literal_column, select, type_coerce
 from sqlalchemy.orm import QueryableAttribute
 
 from roost.contact.types import TagLink
 from roost.db.repository import ScopedRepository
 from roost.models import Contact, ContactSequence, ContactTag, Sequence, Tag
+from roost.sequence.types import SequenceLink
+
+
+def _utc(text: str) -> datetime:
+    """A timestamp read back from JSON: naive text on SQLite, ISO 8601 with an offset on PostgreSQL."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _full_name() -> ColumnElement[str]:
@@ -52,6 +60,68 @@ class ContactRepository(ScopedRepository[Contact]):
     async def by_email(self, email: str) -> Contact | None:
         row: Contact | None = await self.session.scalar(self.scoped().where(func.lower(Contact.email) == email.lower()))
         return row
+
+    async def view(self, contact_id: int) -> tuple[Contact, list[TagLink], list[SequenceLink]] | None:
+        """One contact with its tags and sequences in a single query, the links as JSON arrays.
+
+        The contact endpoint is the most called one; one round trip instead of three is most of
+        its database time.
+        """
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+
+        def rows(*columns: Any) -> Any:
+            if postgres:
+                return func.coalesce(func.json_agg(func.json_build_array(*columns)), literal_column("'[]'::json"))
+            return func.json_group_array(func.json_array(*columns))
+
+        tags = (
+            select(rows(Tag.id, Tag.name, ContactTag.tagged_at))
+            .select_from(ContactTag)
+            .join(Tag, Tag.id == ContactTag.tag_id)
+            .where(ContactTag.contact_id == Contact.id)
+            .scalar_subquery()
+        )
+        sequences = (
+            select(
+                rows(
+                    Sequence.id,
+                    ContactSequence.current_step,
+                    Sequence.name,
+                    Sequence.description,
+                    ContactSequence.subscribed_at,
+                    ContactSequence.confirmed_at,
+                )
+            )
+            .select_from(ContactSequence)
+            .join(Sequence, Sequence.id == ContactSequence.sequence_id)
+            .where(ContactSequence.contact_id == Contact.id)
+            .scalar_subquery()
+        )
+        found = (
+            await self.session.execute(
+                self.scoped()
+                .where(Contact.id == contact_id)
+                .add_columns(type_coerce(tags, JSON), type_coerce(sequences, JSON))
+            )
+        ).first()
+        if found is None:
+            return None
+        contact, tag_rows, sequence_rows = found
+        tag_links = [TagLink(tag_id=i, name=n, tagged_at=_utc(at)) for i, n, at in tag_rows]
+        sequence_links = [
+            SequenceLink(
+                sequence_id=i,
+                current_step=step,
+                name=name,
+                description=description,
+                subscribed_at=_utc(subscribed),
+                confirmed_at=_utc(confirmed) if confirmed else None,
+            )
+            for i, step, name, description, subscribed, confirmed in sequence_rows
+        ]
+        tag_links.sort(key=lambda link: (link.tagged_at, link.tag_id))
+        sequence_links.sort(key=lambda link: (link.subscribed_at, link.sequence_id))
+        return contact, tag_links, sequence_links
 
     async def tags_of(self, contact_ids: Seq[int]) -> dict[int, list[TagLink]]:
         """Tag links of several contacts in one query, in the order they were applied."""

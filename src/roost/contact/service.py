@@ -108,9 +108,12 @@ async def list_page(session: AsyncSession, *, account_id: int, params: ListParam
 
 
 async def get(session: AsyncSession, *, account_id: int, contact_id: int) -> ContactView:
-    """One contact with its tags, or NotFound."""
-    repo = ContactRepository(session, account_id)
-    return await _view(repo, await _get_row(repo, contact_id))
+    """One contact with its tags and sequences, or NotFound."""
+    found = await ContactRepository(session, account_id).view(contact_id)
+    if found is None:
+        raise NotFound()
+    contact, tags, sequences = found
+    return ContactView(contact=contact, tags=tags, sequences=sequences)
 
 
 async def create(
