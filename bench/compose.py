@@ -100,7 +100,7 @@ def tracking(message_id: int) -> dict[str, Any]:
     """The Recipient fields that turn on open and click tracking for one message."""
     return {
         "open_url": ADDRESSING.open_url(message_id),
-        "click_url": ADDRESSING.click_urls(message_id),
+        "click_url": ADDRESSING.links(message_id).click_url,
     }
 
 

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.config import Settings
 from roost.delivery import service as delivery_service
+from roost.delivery.addressing import Addressing
 from roost.delivery.runner import DeliveryRunner
 from roost.kit.clock import utcnow
-from roost.models import CapturedMail, Message
+from roost.models import Broadcast, CapturedMail, Message
 from tests.delivery.conftest import SENDER
 from tests.helpers import Api
 from tests.mail.sink import Sink
@@ -233,3 +234,60 @@ async def test_sent_mail_is_tracked_end_to_end_opens_clicks_and_one_click_unsubs
     assert (stats["opens"], stats["clicks"], stats["unsubscribes"]) == (1, 1, 1)
     contact = (await api.get("/contacts", search_by="email", keyword=reader)).json()["data"][0]
     assert contact["status"] == "unsubscribed"
+
+
+async def test_an_email_that_cannot_be_composed_fails_alone_and_the_rest_still_goes_out(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
+) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    (reader,) = await _contacts(api, domain, 1)
+    broken = await _broadcast(api, name="Broken", immediate=False)
+    async with sessionmaker() as session, session.begin():  # a sender the message format cannot carry
+        await session.execute(
+            update(Broadcast)
+            .where(Broadcast.id == broken["broadcast_id"])
+            .values(sender_address="", status="scheduled", scheduled_at=utcnow())
+        )
+    fine = await _broadcast(api, name="Fine")
+    await _drain(_runner(settings, sessionmaker, sink.url), api, fine["broadcast_id"])
+
+    assert [r.recipients for r in sink.received if r.recipients == [reader]] == [[reader]]
+    async with sessionmaker() as session:
+        failed = (
+            await session.execute(
+                select(Message.status, Message.last_error).where(Message.broadcast_id == broken["broadcast_id"])
+            )
+        ).all()
+    assert [status for status, _ in failed] == ["failed"]
+    assert "cannot compose" in (failed[0][1] or "")
+
+
+async def test_merge_tags_for_fields_the_account_does_not_have_are_left_as_written(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
+) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    (reader,) = await _contacts(api, domain, 1)
+    broadcast = await _broadcast(
+        api, email={"subject": "Hi %contact.first_name%", "body": "<p>Dear %contact.nickname%</p>"}
+    )
+    await _drain(_runner(settings, sessionmaker, sink.url), api, broadcast["broadcast_id"])
+    (received,) = [r for r in sink.received if r.recipients == [reader]]
+    parsed = email.message_from_bytes(received.data, policy=email.policy.default)
+    assert str(parsed["Subject"]) == "Hi Reader0"
+    html = parsed.get_body(("html",))
+    assert html is not None
+    assert "Dear %contact.nickname%" in html.get_content()
+
+
+async def test_opening_a_test_send_leaves_the_broadcast_stats_alone(
+    api: Api, client: httpx.AsyncClient, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    draft = await _broadcast(api, immediate=False)
+    bid = draft["broadcast_id"]
+    await api.post(f"/broadcasts/{bid}/test", {"emails": [f"proof@{uuid.uuid4().hex[:8]}.example"]})
+    async with sessionmaker() as session:
+        proof = await session.scalar(select(Message.id).where(Message.broadcast_id == bid, Message.kind == "test"))
+    assert proof is not None
+    opened = await client.get(Addressing.from_settings(settings).open_url(proof).removeprefix("http://roost.test"))
+    assert opened.status_code == 200
+    assert (await api.get(f"/broadcasts/{bid}")).json()["stats"]["opens"] == 0

@@ -97,16 +97,24 @@ async def test_inactive_sequences_and_contacts_that_are_not_active_receive_nothi
     contact = await api.created("/contacts", {"email": member})
     await api.created(f"/contacts/{contact['contact_id']}/sequences", {"sequence_id": paused_sid})
 
-    live_sid = await _sequence(api)
-    leaver = f"leaver@{uuid.uuid4().hex[:8]}.example"
-    other = await api.created("/contacts", {"email": leaver})
-    await api.created(f"/contacts/{other['contact_id']}/sequences", {"sequence_id": live_sid})
-    await api.delete(f"/contacts/{other['contact_id']}/unsubscribe")
+    # A contact waiting for its double opt-in may be put in a sequence; it gets nothing until it confirms.
+    form = await api.created("/forms", {"name": "Signup", "double_optin": True})
+    waiting = f"waiting@{uuid.uuid4().hex[:8]}.example"
+    unconfirmed = await api.created("/contacts", {"email": waiting, "form_id": form["form_id"]})
+    assert unconfirmed["status"] == "unconfirmed"
+    await api.created(f"/contacts/{unconfirmed['contact_id']}/sequences", {"sequence_id": await _sequence(api)})
 
     for _ in range(3):
         await runner.run_once()
     assert await _received(sink, member) == []
-    assert await _received(sink, leaver) == []
+    assert await _received(sink, waiting) == []
+    async with sessionmaker() as session:
+        paused = await session.scalars(
+            select(ContactSequence.next_due_at).where(
+                ContactSequence.contact_id.in_([contact["contact_id"], unconfirmed["contact_id"]])
+            )
+        )
+        assert all(due is not None and due > utcnow() + timedelta(minutes=5) for due in paused)  # rechecked later
 
     await api.patch(f"/sequences/{paused_sid}", {"active": True})
     async with sessionmaker() as session, session.begin():  # the pause's recheck time comes

@@ -36,7 +36,7 @@ HTML = """<html><body>
 def tracked(**overrides: Any) -> dict[str, Any]:
     return {
         "open_url": ADDRESSING.open_url(MESSAGE_ID),
-        "click_url": ADDRESSING.click_urls(MESSAGE_ID),
+        "click_url": ADDRESSING.links(MESSAGE_ID).click_url,
         **overrides,
     }
 

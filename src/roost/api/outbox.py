@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from roost.api.deps import SessionDep
+from roost.api.pages import page as render
 from roost.api.v1.wire import MAX_ID
 from roost.delivery import outbox as outbox_service
 
 PER_PAGE = 50
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 router = APIRouter(include_in_schema=False)
 CapturedId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
 @router.get("/outbox", response_class=HTMLResponse)
-async def outbox(request: Request, session: SessionDep, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+async def outbox(session: SessionDep, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
     rows, total = await outbox_service.page(session, page=page, per_page=PER_PAGE)
-    context = {"rows": rows, "total": total, "page": page, "per_page": PER_PAGE}
-    return templates.TemplateResponse(request, "outbox.html", context)
+    return render("outbox/index.html", rows=rows, total=total, page=page, per_page=PER_PAGE)
 
 
 @router.get("/outbox/{captured_id}", response_class=HTMLResponse)
-async def captured(request: Request, captured_id: CapturedId, session: SessionDep) -> Response:
-    mail = await outbox_service.get(session, captured_id=captured_id)
-    return templates.TemplateResponse(request, "outbox_message.html", {"mail": mail})
+async def captured(captured_id: CapturedId, session: SessionDep) -> Response:
+    return render("outbox/message.html", mail=await outbox_service.get(session, captured_id=captured_id))
 
 
 @router.get("/outbox/{captured_id}/raw")

@@ -19,11 +19,11 @@ from roost.contact import service as contact_service
 from roost.delivery import stats
 from roost.kit.clock import utcnow
 from roost.models import Message
+from roost.tracking import service as tracking_service
 
 # A message can still turn out bounced or complained only while it is on its way or delivered.
 LIVE_STATUSES = ("sending", "sent")
 # Stats count the mail of broadcasts and sequences, not test sends that name a broadcast.
-COUNTED_KINDS = ("broadcast", "sequence")
 SOFT_BOUNCE_LIMIT = 3
 SOFT_BOUNCE_WINDOW = timedelta(days=30)
 
@@ -67,18 +67,11 @@ async def record_report(session: AsyncSession, *, message_id: int, report: Repor
 
 
 async def record_unsubscribe(session: AsyncSession, *, message_id: int) -> bool:
-    """The recipient mailed the List-Unsubscribe address: unsubscribe the contact, counted once per message."""
+    """The recipient mailed the List-Unsubscribe address: the same as the unsubscribe link's button."""
     message = await message_for_update(session, message_id)
-    if message is None or message.contact_id is None:
+    if message is None:
         return False
-    interactions = InteractionRepository(session, message.account_id)
-    if await interactions.exists(message.id, "unsubscribe"):
-        return False
-    await contact_service.unsubscribe(session, account_id=message.account_id, contact_id=message.contact_id)
-    interactions.record(message, "unsubscribe", "mailto")
-    if message.kind in COUNTED_KINDS:
-        await stats.count(session, message, "unsubscribes")
-    return True
+    return await tracking_service.unsubscribe_contact_of(session, message=message, via="mailto")
 
 
 async def _soft_limit_reached(session: AsyncSession, interactions: InteractionRepository, message: Message) -> bool:
@@ -92,8 +85,7 @@ async def _soft_limit_reached(session: AsyncSession, interactions: InteractionRe
 async def _conclude(session: AsyncSession, message: Message, outcome: _Outcome, report: Report) -> None:
     """The message ends bounced or complained: count it, tell rules and webhooks, stop mailing the contact."""
     message.status = outcome.status
-    if message.kind in COUNTED_KINDS:
-        await stats.count(session, message, outcome.stat)
+    await stats.count(session, message, outcome.stat)
     events.record(
         session,
         account_id=message.account_id,

@@ -13,9 +13,10 @@ from urllib.parse import quote
 
 from roost.config import Settings
 from roost.kit.signing import Signer
+from roost.mail.compose import BOUNCE_LOCAL_PREFIX, UNSUBSCRIBE_LOCAL_PREFIX
 
-BOUNCE_LOCAL_PREFIX = "bounces+"
-UNSUBSCRIBE_LOCAL_PREFIX = "unsubscribe+"
+__all__ = ["BOUNCE_LOCAL_PREFIX", "UNSUBSCRIBE_LOCAL_PREFIX", "Addressing", "MessageLinks"]
+
 # What a query value must not hold as is: the separators of form decoding (& + #), the escape
 # (%), and anything outside printable ASCII. Runs are percent-encoded as UTF-8; the rest of a
 # URL is left alone, which costs a third of quoting it character by character.
@@ -24,6 +25,16 @@ _QUERY_UNSAFE = re.compile(r"[^A-Za-z0-9_.~!$'()*,;:@/?=-]+")
 
 def _query_value(value: str) -> str:
     return _QUERY_UNSAFE.sub(lambda run: quote(run.group(), safe=""), value)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLinks:
+    """Everything a rendered message names itself by, signed once."""
+
+    token: str
+    unsubscribe_url: str
+    open_url: str
+    click_url: Callable[[str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,25 +67,31 @@ class Addressing:
         """The VERP envelope sender: bounces come back to an address that names the message."""
         return f"{BOUNCE_LOCAL_PREFIX}{self.token(message_id)}@{self.bounce_domain}"
 
-    def unsubscribe_url(self, message_id: int) -> str:
-        return f"{self.base_url}/u/{self.token(message_id)}"
-
-    def open_url(self, message_id: int) -> str:
-        return f"{self.base_url}/t/o/{self.token(message_id)}"
-
-    def click_url(self, message_id: int, url: str) -> str:
-        """A tracked link that can only ever redirect to `url`: the pair is signed."""
-        return self.click_urls(message_id)(url)
-
-    def click_urls(self, message_id: int) -> Callable[[str], str]:
-        """`click_url` for the links of one message, its token made once (a Recipient's `click_url`)."""
-        prefix = f"{self.base_url}/t/c/{self.token(message_id)}?url="
+    def links(self, message_id: int) -> MessageLinks:
+        """The token and every URL of one message, the token signed once (the sender's hot path)."""
+        token = self.token(message_id)
+        click_prefix = f"{self.base_url}/t/c/{token}?url="
         signed_prefix = f"{message_id} "
 
         def click_url(url: str) -> str:
-            return f"{prefix}{_query_value(url)}&sig={self.click.signature(signed_prefix + url)}"
+            """A tracked link that can only ever redirect to `url`: the pair is signed."""
+            return f"{click_prefix}{_query_value(url)}&sig={self.click.signature(signed_prefix + url)}"
 
-        return click_url
+        return MessageLinks(
+            token=token,
+            unsubscribe_url=f"{self.base_url}/u/{token}",
+            open_url=f"{self.base_url}/t/o/{token}",
+            click_url=click_url,
+        )
+
+    def unsubscribe_url(self, message_id: int) -> str:
+        return self.links(message_id).unsubscribe_url
+
+    def open_url(self, message_id: int) -> str:
+        return self.links(message_id).open_url
+
+    def click_url(self, message_id: int, url: str) -> str:
+        return self.links(message_id).click_url(url)
 
     def click_target(self, message_id: int, url: str, signature: str) -> str | None:
         """`url` when the signature binds it to this message, else None."""

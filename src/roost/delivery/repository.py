@@ -3,11 +3,12 @@ each statement names the rows it touches by id; account scoping happened when th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, insert, literal, select, update
+from sqlalchemy import Select, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from roost.models import Broadcast, Contact, ContactSequence, Message, SequenceE
 from roost.models import Sequence as DripSequence
 
 UNFINISHED = ("queued", "sending")
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +31,10 @@ class ClaimedMessage:
     to_address: str
     attempts: int
     created_at: datetime
+    lease_until: datetime
 
 
-def _locking(session: AsyncSession, statement: Select[int]) -> Select[int]:
+def _locking(session: AsyncSession, statement: SelectT) -> SelectT:
     # PostgreSQL: concurrent senders skip each other's rows. SQLite has one writer at a time.
     if session.get_bind().dialect.name == "postgresql":
         return statement.with_for_update(skip_locked=True)
@@ -45,9 +48,7 @@ async def due_broadcasts(session: AsyncSession, *, now: datetime, limit: int) ->
         .order_by(Broadcast.scheduled_at)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
-    return list((await session.scalars(statement)).all())
+    return list((await session.scalars(_locking(session, statement))).all())
 
 
 async def queue_broadcast(
@@ -83,7 +84,7 @@ async def due_memberships(
         .order_by(ContactSequence.next_due_at)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":  # the membership rows only, not the contacts
         statement = statement.with_for_update(of=ContactSequence, skip_locked=True)
     return [
         (member, email, status, active) for member, email, status, active in (await session.execute(statement)).all()
@@ -126,10 +127,11 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
         .order_by(Message.id)
         .limit(limit),
     )
+    lease_until = now + lease
     claimed = await session.execute(
         update(Message)
         .where(Message.id.in_(due.scalar_subquery()))
-        .values(status="sending", due_at=now + lease, attempts=Message.attempts + 1)
+        .values(status="sending", due_at=lease_until, attempts=Message.attempts + 1)
         .returning(
             Message.id,
             Message.account_id,
@@ -142,7 +144,7 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
             Message.created_at,
         )
     )
-    return sorted((ClaimedMessage(*row) for row in claimed.all()), key=lambda message: message.id)
+    return sorted((ClaimedMessage(*row, lease_until) for row in claimed.all()), key=lambda message: message.id)
 
 
 async def contacts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Contact]:
@@ -168,47 +170,33 @@ async def sequence_emails(session: AsyncSession, ids: Sequence[int]) -> dict[int
     return {email.id: (email, sequence) for email, sequence in rows.all()}
 
 
-async def set_status(session: AsyncSession, ids: Sequence[int], *, status: str, **values: object) -> None:
-    """Move messages forward; only unfinished ones move, so a late outcome never undoes a newer one."""
-    if ids:
-        await session.execute(
-            update(Message).where(Message.id.in_(ids), Message.status.in_(UNFINISHED)).values(status=status, **values)
-        )
-
-
-async def note_reply(
-    session: AsyncSession, message_id: int, *, code: int | None, error: str, due_at: datetime | None = None
+async def conclude(
+    session: AsyncSession, ids: Sequence[int], *, lease_until: datetime, status: str, **values: object
 ) -> None:
-    """Keep the relay's reply on a message being sent; with `due_at`, it is tried again then."""
-    values: dict[str, object] = {"smtp_code": code, "last_error": error[:2000]}
-    if due_at is not None:
-        values["due_at"] = due_at
-    await session.execute(update(Message).where(Message.id == message_id, Message.status == "sending").values(values))
+    """Record how claimed messages ended, while the claim still holds.
 
-
-async def finished_broadcasts(session: AsyncSession, ids: Sequence[int]) -> list[int]:
-    """Which of these sending broadcasts have no unfinished message left."""
-    if not ids:
-        return []
-    pending = select(Message.broadcast_id).where(and_(Message.broadcast_id.in_(ids), Message.status.in_(UNFINISHED)))
-    rows = await session.scalars(
-        select(Broadcast.id).where(Broadcast.id.in_(ids), Broadcast.status == "sending", Broadcast.id.not_in(pending))
-    )
-    return list(rows.all())
-
-
-async def mark_broadcasts_sent(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> None:
+    A sender whose lease ran out has lost its messages to another sender: what it learned
+    late is dropped rather than written over the newer claim (statuses only move forward).
+    """
     if ids:
         await session.execute(
-            update(Broadcast)
-            .where(Broadcast.id.in_(ids), Broadcast.status == "sending")
-            .values(status="sent", sent_at=now)
+            update(Message)
+            .where(Message.id.in_(ids), Message.status == "sending", Message.due_at == lease_until)
+            .values(status=status, **values)
         )
 
 
-async def add_to_stat(session: AsyncSession, stat: str, counts: Mapping[tuple[str, int], int]) -> None:
-    """Add to one counter of each email (`("broadcast" | "sequence", id)`), one UPDATE per email."""
-    for (owner, owner_id), amount in counts.items():
-        model: type[Broadcast] | type[SequenceEmail] = Broadcast if owner == "broadcast" else SequenceEmail
-        column = getattr(model, stat)
-        await session.execute(update(model).where(model.id == owner_id).values({column: column + amount}))
+async def cancel(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Messages that must not go out any more (their email or contact is gone, or not mailable)."""
+    if ids:
+        await session.execute(
+            update(Message).where(Message.id.in_(ids), Message.status.in_(UNFINISHED)).values(status="cancelled")
+        )
+
+
+async def close_finished_broadcasts(session: AsyncSession, *, now: datetime) -> None:
+    """Sending broadcasts with no unfinished message left become `sent`, in one UPDATE."""
+    unfinished = select(Message.id).where(Message.broadcast_id == Broadcast.id, Message.status.in_(UNFINISHED))
+    await session.execute(
+        update(Broadcast).where(Broadcast.status == "sending", ~unfinished.exists()).values(status="sent", sent_at=now)
+    )

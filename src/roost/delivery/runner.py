@@ -34,9 +34,11 @@ class DeliveryRunner:
         sessionmaker: async_sessionmaker[AsyncSession],
         sender: MessageSender,
         *,
-        batch_size: int = 200,
+        # A batch must be sent well within its lease, or another sender takes it over and it goes
+        # out twice: 100 messages over 8 connections at a 30 s reply timeout take at most ~6 minutes.
+        batch_size: int = 100,
         poll_interval: float = 0.5,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(minutes=10),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.sender = sender
@@ -66,8 +68,11 @@ class DeliveryRunner:
         async with self.sessionmaker() as session, session.begin():
             batch = await repository.claim(session, now=utcnow(), limit=self.batch_size, lease=self.lease)
         if batch:
+            async with self.sessionmaker() as session:
+                prepared = await self.sender.prepare(session, batch)
+            outcomes = await self.sender.deliver(prepared)  # no transaction open while SMTP talks
             async with self.sessionmaker() as session, session.begin():
-                await self.sender.send(session, batch)
+                await self.sender.record(session, prepared, outcomes)
         async with self.sessionmaker() as session, session.begin():
             await service.finish_broadcasts(session, now=utcnow())
         return len(batch)

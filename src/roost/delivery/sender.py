@@ -1,37 +1,42 @@
 """Turning claimed messages into mail: compose once per email, render per recipient, send, record.
 
-Outcomes are classified at the edge (mail.smtp): sent, transient (retried with back-off until
-a deadline) or permanent (the recipient bounces). Statuses only move forward.
+A batch goes through three steps so that no database transaction stays open while SMTP
+talks: `prepare` reads what the batch needs, `deliver` sends with no session at all, and
+`record` writes the outcomes while the claim still holds. Outcomes are classified at the edge
+(mail.smtp): sent, transient (retried with back-off until a deadline) or permanent (the
+recipient bounces). Statuses only move forward.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from collections import Counter, OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import OrderedDict, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.bounce import service as bounce_service
 from roost.bounce.reports import Report
-from roost.delivery import repository
+from roost.delivery import repository, stats
 from roost.delivery.addressing import Addressing
 from roost.delivery.repository import ClaimedMessage
+from roost.field import service as field_service
 from roost.kit.clock import utcnow
 from roost.mail.compose import CompiledEmail, Recipient, Sender, compile_email
 from roost.mail.dkim import DkimKeyring
 from roost.mail.smtp import DeliveryStatus, SendOutcome, Transport
-from roost.models import Broadcast, Contact
+from roost.models import MARKETING_KINDS, Broadcast, Contact
 from roost.models import Sequence as DripSequence
 
 RETRY_DEADLINE = timedelta(days=3)
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=2)
 COMPILED_CACHE_SIZE = 64
-MARKETING_KINDS = frozenset({"broadcast", "sequence"})
+# What carries an email's sender identity and footer.
+_Source = Broadcast | DripSequence
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -41,166 +46,193 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 @dataclass(frozen=True, slots=True)
-class BatchResult:
-    sent: int
-    retried: int
-    bounced: int
-    cancelled: int
-    failed: int
+class Delivery:
+    """One message ready to render: its compiled email and its recipient's values."""
+
+    message: ClaimedMessage
+    compiled: CompiledEmail
+    name: str
+    fields: Mapping[str, object]
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    deliveries: list[Delivery] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    # Messages whose email cannot be composed (e.g. a sender address the format cannot carry): why.
+    uncomposable: dict[int, str] = field(default_factory=dict)
+    lease_until: datetime | None = None
 
 
 class MessageSender:
     """Sends batches of claimed messages through one transport; keeps compiled emails between batches."""
 
-    def __init__(
-        self,
-        transport: Transport,
-        addressing: Addressing,
-        *,
-        dkim: DkimKeyring | None = None,
-    ) -> None:
+    def __init__(self, transport: Transport, addressing: Addressing, *, dkim: DkimKeyring | None = None) -> None:
         self.transport = transport
         self.addressing = addressing
         self.dkim = dkim
         self._compiled: OrderedDict[tuple[object, ...], CompiledEmail] = OrderedDict()
 
-    async def send(self, session: AsyncSession, batch: Sequence[ClaimedMessage]) -> BatchResult:
-        """Deliver a claimed batch and record every outcome in `session` (the caller commits)."""
+    async def prepare(self, session: AsyncSession, batch: Sequence[ClaimedMessage]) -> PreparedBatch:
+        """Read what the batch needs: its emails (compiled) and its contacts."""
+        prepared = PreparedBatch(lease_until=batch[0].lease_until if batch else None)
         contacts = await repository.contacts(session, [m.contact_id for m in batch if m.contact_id is not None])
-        emails = await self._emails(session, batch)
-        now = utcnow()
-        deliverable: list[tuple[ClaimedMessage, CompiledEmail, Contact | None]] = []
-        cancelled: list[int] = []
+        emails, broken = await self._emails(session, batch)
         for message in batch:
             contact = contacts.get(message.contact_id) if message.contact_id is not None else None
-            compiled = emails.get(_owner(message))
-            if compiled is not None and _mailable(message, contact):
-                deliverable.append((message, compiled, contact))
+            owner = _email_of(message)
+            if owner in broken:
+                prepared.uncomposable[message.id] = broken[owner]
+            elif owner in emails and _mailable(message, contact):
+                names = (contact.first_name, contact.last_name) if contact else ()
+                prepared.deliveries.append(
+                    Delivery(
+                        message=message,
+                        compiled=emails[owner],
+                        name=" ".join(part for part in names if part),
+                        fields={"email": message.to_address, **(contact.field_values() if contact else {})},
+                    )
+                )
             else:
-                cancelled.append(message.id)  # the email or contact is gone, or may no longer be mailed
-        outcomes = await asyncio.gather(*(self._deliver(m, compiled, contact) for m, compiled, contact in deliverable))
-        await repository.set_status(session, cancelled, status="cancelled")
-        return await self._record(session, [m for m, _, _ in deliverable], outcomes, now, cancelled=len(cancelled))
+                prepared.cancelled.append(message.id)  # the email or contact is gone, or may no longer be mailed
+        return prepared
 
-    async def _deliver(self, message: ClaimedMessage, compiled: CompiledEmail, contact: Contact | None) -> SendOutcome:
-        names = (contact.first_name, contact.last_name) if contact else ()
+    async def deliver(self, prepared: PreparedBatch) -> list[SendOutcome]:
+        """Render and send every delivery, as many at once as the transport allows; no database here."""
+        return list(await asyncio.gather(*(self._deliver(delivery) for delivery in prepared.deliveries)))
+
+    async def _deliver(self, delivery: Delivery) -> SendOutcome:
+        message = delivery.message
+        links = self.addressing.links(message.id)
+        # Opens and clicks are tracked on marketing mail (CONVENTIONS §8); a proof goes out as written.
         tracked = message.kind in MARKETING_KINDS
         recipient = Recipient(
             email=message.to_address,
-            verp_token=self.addressing.token(message.id),
-            unsubscribe_url=self.addressing.unsubscribe_url(message.id),
+            verp_token=links.token,
+            unsubscribe_url=links.unsubscribe_url,
             message_id=f"{message.id}.{secrets.token_hex(6)}",
-            name=" ".join(part for part in names if part),
-            fields={"email": message.to_address, **(contact.field_values() if contact else {})},
-            # Opens and clicks are tracked on marketing mail (CONVENTIONS §8); a proof goes out as written.
-            open_url=self.addressing.open_url(message.id) if tracked else None,
-            click_url=self.addressing.click_urls(message.id) if tracked else None,
+            name=delivery.name,
+            fields=delivery.fields,
+            open_url=links.open_url if tracked else None,
+            click_url=links.click_url if tracked else None,
         )
         try:
-            rendered = compiled.render(recipient)
+            rendered = delivery.compiled.render(recipient)
         except ValueError as exc:  # an address or value the message format cannot carry
             return SendOutcome(DeliveryStatus.PERMANENT, None, f"cannot compose: {exc}")
         return await self.transport.send(rendered.envelope_from, [message.to_address], rendered.data)
 
-    async def _record(
-        self,
-        session: AsyncSession,
-        messages: Sequence[ClaimedMessage],
-        outcomes: Sequence[SendOutcome],
-        now: datetime,
-        *,
-        cancelled: int,
-    ) -> BatchResult:
-        sent: list[int] = []
-        sent_counts: Counter[tuple[str, int]] = Counter()
+    async def record(self, session: AsyncSession, prepared: PreparedBatch, outcomes: Sequence[SendOutcome]) -> None:
+        """Write every outcome (the caller commits); one UPDATE per kind of outcome, not per message."""
+        if prepared.lease_until is None:
+            return
+        lease = prepared.lease_until
+        now = utcnow()
+        await repository.cancel(session, prepared.cancelled)
+        sent: list[ClaimedMessage] = []
         bounced: list[tuple[ClaimedMessage, SendOutcome]] = []
-        failed: list[tuple[ClaimedMessage, SendOutcome]] = []
-        retried = 0
-        for message, outcome in zip(messages, outcomes, strict=True):
+        # Retries wait their back-off; failures past the deadline end. Grouped by what is written.
+        later: defaultdict[tuple[datetime, int | None, str], list[int]] = defaultdict(list)
+        failed: defaultdict[tuple[int | None, str], list[int]] = defaultdict(list)
+        for message_id, reason in prepared.uncomposable.items():
+            failed[(None, reason)].append(message_id)
+        for delivery, outcome in zip(prepared.deliveries, outcomes, strict=True):
+            message, reply = delivery.message, outcome.message[:2000]
             if outcome.status is DeliveryStatus.SENT:
-                sent.append(message.id)
-                if message.kind in MARKETING_KINDS:
-                    sent_counts[_owner(message)] += 1
+                sent.append(message)
             elif outcome.status is DeliveryStatus.PERMANENT:
                 bounced.append((message, outcome))
             elif now - message.created_at >= RETRY_DEADLINE:
-                failed.append((message, outcome))
+                failed[(outcome.code, reply)].append(message.id)
             else:
-                retried += 1
-                due_at = now + retry_delay(message.attempts)
-                await repository.note_reply(
-                    session, message.id, code=outcome.code, error=outcome.message, due_at=due_at
-                )
-        await repository.set_status(session, sent, status="sent", sent_at=now)
-        await repository.add_to_stat(session, "sent", sent_counts)
-        for message, outcome in failed:
-            await repository.set_status(
-                session, [message.id], status="failed", smtp_code=outcome.code, last_error=outcome.message[:2000]
+                later[(now + retry_delay(message.attempts), outcome.code, reply)].append(message.id)
+        await repository.conclude(session, [m.id for m in sent], lease_until=lease, status="sent", sent_at=now)
+        await stats.count_many(session, sent, "sent")
+        for (code, reply), ids in failed.items():
+            await repository.conclude(
+                session, ids, lease_until=lease, status="failed", smtp_code=code, last_error=reply
+            )
+        for (due_at, code, reply), ids in later.items():
+            await repository.conclude(
+                session, ids, lease_until=lease, status="sending", due_at=due_at, smtp_code=code, last_error=reply
             )
         for message, outcome in bounced:
             # Refused for good at the relay: a hard bounce, exactly as if its DSN had come back.
-            await repository.note_reply(session, message.id, code=outcome.code, error=outcome.message)
-            report = Report(kind="hard", diagnostic=f"{outcome.code or ''} {outcome.message}".strip())
-            await bounce_service.record_report(session, message_id=message.id, report=report)
-        return BatchResult(
-            sent=len(sent), retried=retried, bounced=len(bounced), cancelled=cancelled, failed=len(failed)
-        )
+            reply = f"{outcome.code or ''} {outcome.message}".strip()
+            await bounce_service.record_report(
+                session, message_id=message.id, report=Report(kind="hard", diagnostic=reply)
+            )
 
     async def _emails(
         self, session: AsyncSession, batch: Sequence[ClaimedMessage]
-    ) -> dict[tuple[str, int], CompiledEmail]:
-        """The compiled email of every owner in the batch, compiled at most once while unchanged."""
-        result: dict[tuple[str, int], CompiledEmail] = {}
+    ) -> tuple[dict[stats.Owner, CompiledEmail], dict[stats.Owner, str]]:
+        """The compiled email of every owner in the batch, and the ones that cannot be composed, with why."""
+        field_keys = {
+            account_id: tuple(sorted(await field_service.all_fields(session, account_id=account_id)))
+            for account_id in {m.account_id for m in batch}
+        }
+        compiled: dict[stats.Owner, CompiledEmail] = {}
+        broken: dict[stats.Owner, str] = {}
+
+        def add(owner: stats.Owner, version: tuple[object, ...], subject: str, body: str, source: _Source) -> None:
+            try:
+                compiled[owner] = self._compile(
+                    (*owner, *version), subject, body, source, field_keys[source.account_id]
+                )
+            except ValueError as exc:
+                broken[owner] = f"cannot compose: {exc}"
+
         broadcasts = await repository.broadcasts(session, sorted({m.broadcast_id for m in batch if m.broadcast_id}))
         for broadcast in broadcasts.values():
-            result[("broadcast", broadcast.id)] = self._compile(
-                ("broadcast", broadcast.id, broadcast.updated_at), broadcast.subject, broadcast.body, _sender(broadcast)
-            )
+            add(("broadcast", broadcast.id), (broadcast.updated_at,), broadcast.subject, broadcast.body, broadcast)
         steps = await repository.sequence_emails(
             session, sorted({m.sequence_email_id for m in batch if m.sequence_email_id})
         )
         for step, sequence in steps.values():
-            key = ("sequence", step.id, step.updated_at, sequence.updated_at)
-            result[("sequence", step.id)] = self._compile(key, step.subject, step.body, _sender(sequence))
-        return result
+            add(("sequence", step.id), (step.updated_at, sequence.updated_at), step.subject, step.body, sequence)
+        return compiled, broken
 
-    def _compile(self, key: tuple[object, ...], subject: str, html: str, sender: Sender) -> CompiledEmail:
+    def _compile(
+        self, version: tuple[object, ...], subject: str, html: str, source: _Source, fields: tuple[str, ...]
+    ) -> CompiledEmail:
+        """Compile an email, or reuse it while neither it nor the account's fields changed."""
+        key = (*version, fields)
         compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = compile_email(
-                subject=subject,
-                html=html,
-                sender=sender,
-                message_id_domain=self.addressing.bounce_domain,
-                bounce_domain=self.addressing.bounce_domain,
-                dkim=self.dkim,
-            )
-            self._compiled[key] = compiled
-            if len(self._compiled) > COMPILED_CACHE_SIZE:
-                self._compiled.popitem(last=False)
-        else:
+        if compiled is not None:
             self._compiled.move_to_end(key)
+            return compiled
+        compiled = compile_email(
+            subject=subject,
+            html=html,
+            sender=Sender(
+                name=source.sender_name,
+                email=source.sender_email,
+                address=source.sender_address,
+                company=source.sender_company,
+                footer_html=source.footer,
+            ),
+            message_id_domain=self.addressing.bounce_domain,
+            bounce_domain=self.addressing.bounce_domain,
+            dkim=self.dkim,
+            # A %contact.<key>% for a key the account does not have stays as written (CONVENTIONS §8).
+            contact_fields=fields,
+        )
+        self._compiled[key] = compiled
+        if len(self._compiled) > COMPILED_CACHE_SIZE:
+            self._compiled.popitem(last=False)
         return compiled
 
 
 def _mailable(message: ClaimedMessage, contact: Contact | None) -> bool:
     """Marketing mail goes only to active contacts (CONVENTIONS §7); a test send goes to its address."""
-    if message.kind == "test":
+    if message.kind not in MARKETING_KINDS:
         return True
-    return contact is not None and (message.kind not in MARKETING_KINDS or contact.status == "active")
+    return contact is not None and contact.status == "active"
 
 
-def _owner(message: ClaimedMessage) -> tuple[str, int]:
+def _email_of(message: ClaimedMessage) -> stats.Owner:
+    """The email a message renders: its broadcast (test sends too) or its sequence step."""
     if message.broadcast_id is not None:
         return ("broadcast", message.broadcast_id)
-    return ("sequence", message.sequence_email_id or 0)
-
-
-def _sender(source: Broadcast | DripSequence) -> Sender:
-    return Sender(
-        name=source.sender_name,
-        email=source.sender_email,
-        address=source.sender_address,
-        company=source.sender_company,
-        footer_html=source.footer,
-    )
+    assert message.sequence_email_id is not None  # every message belongs to one or the other
+    return ("sequence", message.sequence_email_id)

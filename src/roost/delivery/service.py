@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost import events
@@ -13,7 +12,7 @@ from roost.audience import service as audience_service
 from roost.broadcast import service as broadcast_service
 from roost.delivery import repository
 from roost.kit.clock import utcnow
-from roost.models import Broadcast, Message, SequenceEmail
+from roost.models import Message, SequenceEmail
 from roost.sequence import service as sequence_service
 
 # How soon a paused member (inactive sequence, contact not active) is looked at again.
@@ -82,19 +81,17 @@ async def advance_sequences(session: AsyncSession, *, now: datetime, limit: int 
     return len(due)
 
 
-async def finish_broadcasts(session: AsyncSession, *, now: datetime) -> list[int]:
+async def finish_broadcasts(session: AsyncSession, *, now: datetime) -> None:
     """Mark `sent` the sending broadcasts that have no unfinished message left."""
-    sending = list((await session.scalars(select(Broadcast.id).where(Broadcast.status == "sending"))).all())
-    done = await repository.finished_broadcasts(session, sending)
-    await repository.mark_broadcasts_sent(session, done, now=now)
-    return done
+    await repository.close_finished_broadcasts(session, now=now)
 
 
 async def queue_test(session: AsyncSession, *, account_id: int, broadcast_id: int, emails: Sequence[str]) -> int:
     """Send the broadcast as it stands to these addresses now (ext); not counted in its stats."""
     broadcast = await broadcast_service.get(session, account_id=account_id, broadcast_id=broadcast_id)
     now = utcnow()
-    for address in dict.fromkeys(emails):
+    addresses = list(dict.fromkeys(emails))
+    for address in addresses:
         session.add(
             Message(
                 account_id=account_id,
@@ -107,4 +104,4 @@ async def queue_test(session: AsyncSession, *, account_id: int, broadcast_id: in
             )
         )
     await session.flush()
-    return len(dict.fromkeys(emails))
+    return len(addresses)

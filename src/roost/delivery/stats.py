@@ -1,34 +1,57 @@
 """The counters of broadcasts and sequence emails (CONVENTIONS §7: stats), kept in SQL.
 
-One `UPDATE … SET n = n + 1` per change: concurrent senders, trackers and bounce handlers
-never lose an increment, and nothing is read back into Python first.
+`UPDATE … SET n = n + k`: concurrent senders, trackers and bounce handlers never lose an
+increment, and nothing is read back into Python first. Only marketing mail counts: a test
+send, opened or bounced, leaves its broadcast's stats alone.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Literal
+from collections import Counter
+from collections.abc import Iterable
+from typing import Literal, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from roost.models import Broadcast, Message, SequenceEmail
+from roost.models import MARKETING_KINDS, Broadcast, Message, SequenceEmail
 
 Stat = Literal["sent", "opens", "clicks", "bounces", "spams", "unsubscribes"]
+# The email a message belongs to: ("broadcast", id) or ("sequence", sequence email id).
+Owner = tuple[str, int]
 
 
-async def count(session: AsyncSession, message: Message, stat: Stat, by: int = 1) -> None:
-    """Add to one counter of the broadcast or sequence email the message belongs to."""
-    await _add(session, message, stat, by)
+class Counted(Protocol):
+    """What `owner` needs of a message: an ORM row or a claimed one."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def broadcast_id(self) -> int | None: ...
+    @property
+    def sequence_email_id(self) -> int | None: ...
 
 
-async def add_conversion_value(session: AsyncSession, message: Message, value: Decimal) -> None:
-    """Credit a conversion's value to the email it is attributed to (the base of ltv / altv)."""
-    await _add(session, message, "conversion_value", value)
+def owner(message: Message | Counted) -> Owner | None:
+    """The email whose stats a message counts in, or None when it counts nowhere."""
+    if message.kind not in MARKETING_KINDS:
+        return None
+    if message.broadcast_id is not None:
+        return ("broadcast", message.broadcast_id)
+    if message.sequence_email_id is not None:
+        return ("sequence", message.sequence_email_id)
+    return None
 
 
-async def _add(session: AsyncSession, message: Message, column: str, amount: int | Decimal) -> None:
-    for model, owner_id in ((Broadcast, message.broadcast_id), (SequenceEmail, message.sequence_email_id)):
-        if owner_id is not None:
-            target = getattr(model, column)
-            await session.execute(update(model).where(model.id == owner_id).values({target: target + amount}))
+async def count(session: AsyncSession, message: Message, stat: Stat) -> None:
+    """Add one to a counter of the email the message belongs to."""
+    await count_many(session, [message], stat)
+
+
+async def count_many(session: AsyncSession, messages: Iterable[Message | Counted], stat: Stat) -> None:
+    """Add the messages to a counter of their emails: one UPDATE per email, not per message."""
+    totals = Counter(key for key in map(owner, messages) if key is not None)
+    for (kind, owner_id), amount in totals.items():
+        model: type[Broadcast] | type[SequenceEmail] = Broadcast if kind == "broadcast" else SequenceEmail
+        column = getattr(model, stat)
+        await session.execute(update(model).where(model.id == owner_id).values({column: column + amount}))

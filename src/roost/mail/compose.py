@@ -45,6 +45,10 @@ _SAME_TEXT_LINK = re.compile(r"\[([^\]\n]+)\]\(\1\)")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
+# The local parts that carry a message's token back: the VERP return path and the
+# List-Unsubscribe mailbox (roost.bounce reads both).
+BOUNCE_LOCAL_PREFIX = "bounces+"
+UNSUBSCRIBE_LOCAL_PREFIX = "unsubscribe+"
 _VERP_TOKEN = re.compile(r"[A-Za-z0-9_=.-]{1,52}\Z")  # "unsubscribe+" + token stays within 64 octets
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_=+.-]{0,127}\Z")
 _HTTP_URL = re.compile(r"https?://[\x21\x23-\x3b\x3d\x3f-\x7e]+\Z")  # printable ASCII but space " < >
@@ -299,7 +303,7 @@ class CompiledEmail:
             *self._mime_lines,
             header_line(
                 "List-Unsubscribe",
-                f"<mailto:unsubscribe+{recipient.verp_token}@{self.bounce_domain}?subject=unsubscribe>, "
+                f"<mailto:{UNSUBSCRIBE_LOCAL_PREFIX}{recipient.verp_token}@{self.bounce_domain}?subject=unsubscribe>, "
                 f"<{recipient.unsubscribe_url}>",
             ),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",  # RFC 8058 one-click
@@ -313,7 +317,7 @@ class CompiledEmail:
             canonical = (self._text_head, *canonical_text, self._html_head, *canonical_html, self._closing)
             signature = self._signer.signature_header(headers, b"".join(canonical), timestamp)
         return RenderedMessage(
-            envelope_from=f"bounces+{recipient.verp_token}@{self.bounce_domain}",
+            envelope_from=f"{BOUNCE_LOCAL_PREFIX}{recipient.verp_token}@{self.bounce_domain}",
             message_id=message_id,
             data=b"".join((signature, *headers, b"\r\n", body)),
         )

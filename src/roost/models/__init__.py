@@ -9,12 +9,13 @@ from roost.models.event import Event
 from roost.models.field import CustomField
 from roost.models.form import Form
 from roost.models.job import Job
-from roost.models.message import CapturedMail, Interaction, Message
+from roost.models.message import MARKETING_KINDS, CapturedMail, Interaction, Message
 from roost.models.rule import Rule
 from roost.models.sequence import ContactSequence, Sequence, SequenceEmail
 from roost.models.tag import Tag
 
 __all__ = [
+    "MARKETING_KINDS",
     "AccessToken",
     "Account",
     "Appointment",

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from roost.db import Base, UTCDateTime
 from roost.models._types import AccountFk, BigId, IdPk, MaybeTimestamp, Timestamp
 
-MESSAGE_KINDS = ("broadcast", "sequence", "confirmation", "notification", "test")
+MESSAGE_KINDS = ("broadcast", "sequence", "test")
+# Marketing mail: sent only to active contacts, tracked, and counted in its email's stats.
+MARKETING_KINDS = frozenset({"broadcast", "sequence"})
 # Statuses only move forward: queued -> sending -> sent -> (bounced | complained),
 # queued -> cancelled, sending -> failed (a permanent SMTP refusal is "bounced").
 MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "complained", "cancelled")

@@ -43,7 +43,7 @@ class MessageRepository(ScopedRepository[Message]):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def add_interaction(self, message: Message, type: str, at: datetime, url: str = "") -> None:
+    def add_interaction(self, message: Message, type: str, at: datetime, url: str = "", detail: str = "") -> None:
         self.session.add(
             Interaction(
                 account_id=self.account_id,
@@ -51,6 +51,7 @@ class MessageRepository(ScopedRepository[Message]):
                 contact_id=message.contact_id,
                 type=type,
                 url=url[:MAX_STORED_URL],
+                detail=detail,
                 created_at=at,
             )
         )

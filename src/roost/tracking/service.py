@@ -124,19 +124,28 @@ async def unsubscribe_page(session: AsyncSession, *, addressing: Addressing, tok
 
 
 async def unsubscribe(session: AsyncSession, *, addressing: Addressing, token: str) -> UnsubscribeView:
-    """Unsubscribe the message's contact (CONVENTIONS §7: DELETE /unsubscribe) because of this message.
+    """Unsubscribe the contact of the message a link names (the page's button, RFC 8058 one-click)."""
+    repo, message = await _message(session, addressing.message_id(token), lock=True)
+    await unsubscribe_contact_of(session, message=message, via="link")
+    return await _view(session, repo, message)
+
+
+async def unsubscribe_contact_of(session: AsyncSession, *, message: Message, via: str) -> bool:
+    """Unsubscribe a message's contact because of that message (CONVENTIONS §7: DELETE /unsubscribe).
 
     When that changes the contact's status: an `unsubscribe` interaction, one `unsubscribes`
     for the email (the first time for this message), and the contact's queued messages are
     cancelled. Asking again changes nothing (idempotent); so does a message to no contact.
-    The message row is locked meanwhile, so a double submit counts once.
+    The caller holds the message row locked, so a double submit counts once. True when the
+    contact's status changed. `via` says how (link, mailto) in the interaction.
     """
-    repo, message = await _message(session, addressing.message_id(token), lock=True)
-    if message.contact_id is not None and await contact_service.unsubscribe(
+    if message.contact_id is None or not await contact_service.unsubscribe(
         session, account_id=message.account_id, contact_id=message.contact_id
     ):
-        if not await repo.has_interaction(message.id, "unsubscribe"):
-            await stats.count(session, message, "unsubscribes")
-        repo.add_interaction(message, "unsubscribe", utcnow_seconds())
-        await repo.cancel_queued(message.contact_id)
-    return await _view(session, repo, message)
+        return False
+    repo = MessageRepository(session, message.account_id)
+    if not await repo.has_interaction(message.id, "unsubscribe"):
+        await stats.count(session, message, "unsubscribes")
+    repo.add_interaction(message, "unsubscribe", utcnow_seconds(), detail=via)
+    await repo.cancel_queued(message.contact_id)
+    return True

@@ -8,7 +8,8 @@ from fastapi import Form, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from roost.api.deps import SessionDep, StateDep
-from roost.api.public.pages import page, public_router
+from roost.api.pages import page
+from roost.api.public.pages import public_router
 from roost.tracking import service as tracking_service
 
 router = public_router()
@@ -25,7 +26,7 @@ ONE_CLICK = "One-Click"  # RFC 8058 §3.1: the body is List-Unsubscribe=One-Clic
 )
 async def unsubscribe_page(token: str, session: SessionDep, state: StateDep) -> Response:
     view = await tracking_service.unsubscribe_page(session, addressing=state.addressing, token=token)
-    return page("unsubscribe.html", view=view)
+    return page("public/unsubscribe.html", view=view)
 
 
 @router.post(
@@ -46,4 +47,4 @@ async def unsubscribe(
     view = await tracking_service.unsubscribe(session, addressing=state.addressing, token=token)
     if list_unsubscribe == ONE_CLICK:
         return PlainTextResponse("Unsubscribed.\n", headers={"Cache-Control": "no-store"})
-    return page("unsubscribe.html", view=view)
+    return page("public/unsubscribe.html", view=view)
