@@ -23,7 +23,6 @@ from roost.tag import service as tag_service
 
 SEARCH_BY = ("name", "email", "sequence", "tag")
 ORDER_BY = ("name", "email", "confirmed_at", "subscribed_at")
-MAX_VALUE_LENGTH = {"text": 1000, "textarea": 10000}
 # Statuses of addresses that must get no mail at all (CONVENTIONS §9).
 Undeliverable = Literal["bounced", "complained"]
 UNDELIVERABLE: tuple[Undeliverable, ...] = ("bounced", "complained")
@@ -73,7 +72,7 @@ def _check_fields(defined: Mapping[str, CustomField], values: FieldValues) -> No
         if field is None:
             errors[f"fields.{key}"] = [f"The fields.{key} field is not a defined custom field."]
             continue
-        limit = MAX_VALUE_LENGTH.get(field.type, 1000)
+        limit = field_service.max_value_length(field)
         if value is not None and len(value) > limit:
             errors[f"fields.{key}"] = [f"The fields.{key} may not be greater than {limit} characters."]
     if errors:
