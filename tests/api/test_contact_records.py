@@ -109,6 +109,7 @@ async def test_records_belong_to_their_contact(api: Api) -> None:
     assert (await api.get(f"/contacts/{second}/notes/{note['note_id']}")).status_code == 404
     assert (await api.get(f"/contacts/{second}/notes")).json()["data"] == []
     assert (await api.get("/contacts/999999999/notes")).status_code == 404
+    assert (await api.post("/contacts/999999999/notes", {"body": "nobody's"})).status_code == 404
 
 
 async def test_deleting_a_contact_deletes_its_records(api: Api) -> None:

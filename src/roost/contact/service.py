@@ -115,6 +115,12 @@ async def get(session: AsyncSession, *, account_id: int, contact_id: int) -> Con
     return ContactView(contact=contact, tags=tags, sequences=sequences)
 
 
+async def check_exists(session: AsyncSession, *, account_id: int, contact_id: int) -> None:
+    """NotFound unless the contact is the account's; for records nested under a contact (one light query)."""
+    if not await ContactRepository(session, account_id).exists(contact_id):
+        raise NotFound()
+
+
 async def create(
     session: AsyncSession,
     *,
