@@ -359,16 +359,17 @@ async def leave_sequence(session: AsyncSession, *, account_id: int, contact_id: 
 # Forms --------------------------------------------------------------------------
 
 # Addresses that cannot take mail stay as they are: a form never makes them subscribers again.
-_UNMAILABLE = {
-    "bounced": "The email address has bounced; it cannot be subscribed again.",
-    "complained": "The email address has reported our mail as spam; it cannot be subscribed again.",
+_WHY_UNDELIVERABLE: dict[Undeliverable, str] = {
+    "bounced": "has bounced",
+    "complained": "has reported our mail as spam",
 }
 
 
 def _check_mailable(contact: Contact) -> None:
-    message = _UNMAILABLE.get(contact.status)
-    if message is not None:
-        raise Invalid.field("email", message)
+    for status in UNDELIVERABLE:
+        if contact.status == status:
+            why = _WHY_UNDELIVERABLE[status]
+            raise Invalid.field("email", f"The email address {why}; it cannot be subscribed again.")
 
 
 async def _subscribe_through(session: AsyncSession, repo: ContactRepository, contact: Contact, form: FormView) -> None:
