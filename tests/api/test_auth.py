@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from roost.api.state import AppState
 from roost.auth import service as auth_service
+from roost.models import Account
 from tests.conftest import MakeAccount
 from tests.helpers import Api, Tenant
 
@@ -75,3 +81,33 @@ async def test_tokens_are_stored_only_as_hashes(
     assert account.token not in tokens[0].token_hash
     assert len(tokens[0].token_hash) == 64
     assert len(account.token) >= 43  # 32 random bytes, URL-safe base64
+
+
+async def test_api_use_is_recorded_even_when_the_read_fails(
+    api: Api, account: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    assert (await api.get("/contacts/999999999")).status_code == 404
+    async with sessionmaker() as session:
+        last_seen_at = await session.scalar(select(Account.last_seen_at).where(Account.id == account.id))
+    assert last_seen_at is not None
+
+
+async def test_reads_queue_at_the_write_gate_only_when_api_use_is_due(
+    app: FastAPI, api: Api, account: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    state: AppState = app.state.roost
+    assert (await api.get("/tags")).status_code == 200  # recorded: the next one is a minute away
+    async with state.write_gate():
+        assert (await asyncio.wait_for(api.get("/tags"), timeout=10)).status_code == 200
+
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Account).where(Account.id == account.id).values(last_seen_at=None))
+    async with state.write_gate():
+        due = asyncio.create_task(api.get("/tags"))
+        await asyncio.sleep(0.2)
+        if state.engine.dialect.name == "sqlite":
+            # One writer at a time: the touch waits for the gate instead of taking SQLite's lock behind it.
+            assert not due.done()
+    assert (await asyncio.wait_for(due, timeout=10)).status_code == 200
+    async with sessionmaker() as session:
+        assert await session.scalar(select(Account.last_seen_at).where(Account.id == account.id)) is not None

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from roost.models import Event
+from roost.models import Appointment, Event, Note, Task
 from tests.helpers import Api, Tenant
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
@@ -109,11 +109,18 @@ async def test_records_belong_to_their_contact(api: Api) -> None:
     assert (await api.get(f"/contacts/{second}/notes/{note['note_id']}")).status_code == 404
     assert (await api.get(f"/contacts/{second}/notes")).json()["data"] == []
     assert (await api.get("/contacts/999999999/notes")).status_code == 404
+    assert (await api.post("/contacts/999999999/notes", {"body": "nobody's"})).status_code == 404
 
 
-async def test_deleting_a_contact_deletes_its_records(api: Api) -> None:
+async def test_deleting_a_contact_deletes_its_records(api: Api, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     cid = await _contact(api)
     note = await api.created(f"/contacts/{cid}/notes", {"body": "personal data"})
-    await api.delete(f"/contacts/{cid}")
-    again = await _contact(api)
-    assert (await api.get(f"/contacts/{again}/notes/{note['note_id']}")).status_code == 404
+    task = await api.created(f"/contacts/{cid}/tasks", {"title": "Call back"})
+    appointment = await api.created(
+        f"/contacts/{cid}/appointments", {"title": "Demo", "starts_at": "2030-02-01 10:00:00"}
+    )
+    assert (await api.delete(f"/contacts/{cid}")).status_code == 204
+    async with sessionmaker() as session:
+        assert await session.get(Note, note["note_id"]) is None
+        assert await session.get(Task, task["task_id"]) is None
+        assert await session.get(Appointment, appointment["appointment_id"]) is None

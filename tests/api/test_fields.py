@@ -73,3 +73,42 @@ async def test_builtin_keys_cannot_be_renamed(api: Api) -> None:
     relabel = await api.patch(f"/fields/{builtin['field_id']}", {"label": "Given name"})
     assert relabel.status_code == 200
     assert relabel.json()["key"] == "first_name"
+
+
+async def test_builtin_fields_keep_their_type(api: Api) -> None:
+    builtin = (await api.get("/fields")).json()["data"][1]
+    refused = await api.patch(f"/fields/{builtin['field_id']}", {"type": "textarea"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == {"type": ["The type of a built-in field cannot be changed."]}
+    assert (await api.get(f"/fields/{builtin['field_id']}")).json()["type"] == "text"
+    unchanged = await api.patch(f"/fields/{builtin['field_id']}", {"type": "text", "label": "Surname"})
+    assert unchanged.status_code == 200
+    assert unchanged.json()["label"] == "Surname"
+
+
+async def test_builtin_name_values_are_capped_at_255_characters(api: Api) -> None:
+    too_long = await api.post("/contacts", {"email": "long@example.com", "fields": {"first_name": "a" * 256}})
+    assert too_long.status_code == 422
+    assert too_long.json()["errors"] == {
+        "fields.first_name": ["The fields.first_name may not be greater than 255 characters."]
+    }
+    contact = await api.created("/contacts", {"email": "long@example.com", "fields": {"last_name": "b" * 255}})
+    assert contact["fields"]["last_name"] == "b" * 255
+    patched = await api.patch(f"/contacts/{contact['contact_id']}", {"fields": {"last_name": "b" * 1000}})
+    assert patched.status_code == 422
+    assert list(patched.json()["errors"]) == ["fields.last_name"]
+    assert (await api.get(f"/contacts/{contact['contact_id']}")).json()["fields"]["last_name"] == "b" * 255
+    # A custom text field still takes up to 1000 characters.
+    await api.created("/fields", {"label": "Bio", "type": "text", "key": "bio"})
+    bio = await api.patch(f"/contacts/{contact['contact_id']}", {"fields": {"bio": "c" * 1000}})
+    assert bio.status_code == 200
+
+
+async def test_a_key_with_a_trailing_newline_is_refused(api: Api) -> None:
+    response = await api.post("/fields", {"label": "ABC", "type": "text", "key": "abc\n"})
+    assert response.status_code == 422
+    assert "key" in response.json()["errors"]
+    renamed = await api.created("/fields", {"label": "ABC", "type": "text", "key": "abc"})
+    rename = await api.patch(f"/fields/{renamed['field_id']}", {"key": "abd\n"})
+    assert rename.status_code == 422
+    assert (await api.get(f"/fields/{renamed['field_id']}")).json()["key"] == "abc"

@@ -181,14 +181,16 @@ async def test_an_unsubscribed_contact_opts_in_again(api: Api, sessionmaker: Mak
     assert back["confirmed_at"] is not None
 
 
-@pytest.mark.parametrize("status", ["bounced", "complained"])
-async def test_undeliverable_addresses_cannot_subscribe(api: Api, sessionmaker: Maker, status: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "why"), [("bounced", "has bounced"), ("complained", "has reported our mail as spam")]
+)
+async def test_undeliverable_addresses_cannot_subscribe(api: Api, sessionmaker: Maker, status: str, why: str) -> None:
     form = await _form(api, double_optin=False)
     contact = await api.created("/contacts", {"email": "gone@example.net"})
     await _set_status(sessionmaker, contact["contact_id"], status)
     response = await api.post(f"/contacts/{contact['contact_id']}/subscribe", {"form_id": form["form_id"]})
     assert response.status_code == 422
-    assert list(response.json()["errors"]) == ["email"]
+    assert response.json()["errors"] == {"email": [f"The email address {why}; it cannot be subscribed again."]}
     after = (await api.get(f"/contacts/{contact['contact_id']}")).json()
     assert after["status"] == status
     assert _applied(after) == ([], [])

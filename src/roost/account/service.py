@@ -62,9 +62,11 @@ async def get(session: AsyncSession, *, account_id: int) -> Account:
     return account
 
 
-async def touch_last_seen(session: AsyncSession, *, account_id: int, last_seen_at: datetime | None) -> None:
-    """Record API use (CONVENTIONS §7: account), at most once a minute so reads stay reads."""
-    now = utcnow_seconds()
-    if last_seen_at is not None and now - last_seen_at < LAST_SEEN_GRANULARITY:
-        return
-    await session.execute(update(Account).where(Account.id == account_id).values(last_seen_at=now))
+def last_seen_due(last_seen_at: datetime | None) -> bool:
+    """Whether API use should be recorded again: at most once a minute, so most reads stay reads."""
+    return last_seen_at is None or utcnow_seconds() - last_seen_at >= LAST_SEEN_GRANULARITY
+
+
+async def touch_last_seen(session: AsyncSession, *, account_id: int) -> None:
+    """Record API use now (CONVENTIONS §7: account); ask last_seen_due first."""
+    await session.execute(update(Account).where(Account.id == account_id).values(last_seen_at=utcnow_seconds()))

@@ -20,7 +20,7 @@ def _state(request: Request) -> AppState:
 
 
 @contextlib.asynccontextmanager
-async def _unit_of_work(state: AppState, *, reading: bool) -> AsyncIterator[AsyncSession]:
+async def unit_of_work(state: AppState, *, reading: bool) -> AsyncIterator[AsyncSession]:
     """Commit on success, roll back on any error; reads get the read-only maker, writes pass the write gate."""
     gate = contextlib.nullcontext() if reading else state.write_gate()
     maker = state.read_sessionmaker if reading else state.sessionmaker
@@ -39,13 +39,13 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     scope="function" below makes the commit happen before the response is sent, so a
     client never sees a 2xx for a change that did not land.
     """
-    async with _unit_of_work(_state(request), reading=request.method in READ_METHODS) as session:
+    async with unit_of_work(_state(request), reading=request.method in READ_METHODS) as session:
         yield session
 
 
 async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A writing session whatever the method: for GETs that record something (a tracking pixel)."""
-    async with _unit_of_work(_state(request), reading=False) as session:
+    async with unit_of_work(_state(request), reading=False) as session:
         yield session
 
 

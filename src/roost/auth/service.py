@@ -68,7 +68,7 @@ async def authenticate(session: AsyncSession, *, token: str) -> Principal:
     if access_token.expires_at is not None and access_token.expires_at <= utcnow():
         raise Unauthenticated()
     return Principal(
-        account_id=account.id,
+        account_id=access_token.account_id,
         workspace_id=account.workspace_id,
         scopes=frozenset(access_token.scopes.split(",")),
         token_id=access_token.id,

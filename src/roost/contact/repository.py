@@ -57,6 +57,12 @@ class ContactRepository(ScopedRepository[Contact]):
         }
         return columns[order_by]
 
+    async def exists(self, contact_id: int) -> bool:
+        found = await self.session.scalar(
+            select(Contact.id).where(Contact.account_id == self.account_id, Contact.id == contact_id)
+        )
+        return found is not None
+
     async def by_email(self, email: str) -> Contact | None:
         row: Contact | None = await self.session.scalar(self.scoped().where(func.lower(Contact.email) == email.lower()))
         return row

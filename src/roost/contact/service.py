@@ -23,7 +23,6 @@ from roost.tag import service as tag_service
 
 SEARCH_BY = ("name", "email", "sequence", "tag")
 ORDER_BY = ("name", "email", "confirmed_at", "subscribed_at")
-MAX_VALUE_LENGTH = {"text": 1000, "textarea": 10000}
 # Statuses of addresses that must get no mail at all (CONVENTIONS §9).
 Undeliverable = Literal["bounced", "complained"]
 UNDELIVERABLE: tuple[Undeliverable, ...] = ("bounced", "complained")
@@ -73,7 +72,7 @@ def _check_fields(defined: Mapping[str, CustomField], values: FieldValues) -> No
         if field is None:
             errors[f"fields.{key}"] = [f"The fields.{key} field is not a defined custom field."]
             continue
-        limit = MAX_VALUE_LENGTH.get(field.type, 1000)
+        limit = field_service.max_value_length(field)
         if value is not None and len(value) > limit:
             errors[f"fields.{key}"] = [f"The fields.{key} may not be greater than {limit} characters."]
     if errors:
@@ -114,6 +113,12 @@ async def get(session: AsyncSession, *, account_id: int, contact_id: int) -> Con
         raise NotFound()
     contact, tags, sequences = found
     return ContactView(contact=contact, tags=tags, sequences=sequences)
+
+
+async def check_exists(session: AsyncSession, *, account_id: int, contact_id: int) -> None:
+    """NotFound unless the contact is the account's; for records nested under a contact (one light query)."""
+    if not await ContactRepository(session, account_id).exists(contact_id):
+        raise NotFound()
 
 
 async def create(
@@ -354,16 +359,17 @@ async def leave_sequence(session: AsyncSession, *, account_id: int, contact_id: 
 # Forms --------------------------------------------------------------------------
 
 # Addresses that cannot take mail stay as they are: a form never makes them subscribers again.
-_UNMAILABLE = {
-    "bounced": "The email address has bounced; it cannot be subscribed again.",
-    "complained": "The email address has reported our mail as spam; it cannot be subscribed again.",
+_WHY_UNDELIVERABLE: dict[Undeliverable, str] = {
+    "bounced": "has bounced",
+    "complained": "has reported our mail as spam",
 }
 
 
 def _check_mailable(contact: Contact) -> None:
-    message = _UNMAILABLE.get(contact.status)
-    if message is not None:
-        raise Invalid.field("email", message)
+    for status in UNDELIVERABLE:
+        if contact.status == status:
+            why = _WHY_UNDELIVERABLE[status]
+            raise Invalid.field("email", f"The email address {why}; it cannot be subscribed again.")
 
 
 async def _subscribe_through(session: AsyncSession, repo: ContactRepository, contact: Contact, form: FormView) -> None:

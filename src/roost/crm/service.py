@@ -61,9 +61,10 @@ APPOINTMENT = RecordKind(
 
 
 async def _owned(session: AsyncSession, kind: RecordKind, account_id: int, contact_id: int, record_id: int) -> Record:
-    await contact_service.get(session, account_id=account_id, contact_id=contact_id)
-    record = await kind.repository(session, account_id).get(record_id)
-    if record is None or record.contact_id != contact_id:
+    """The record, looked up in the account under its contact: finding it proves the contact is there too."""
+    repo = kind.repository(session, account_id)
+    record = await session.scalar(repo.scoped().where(repo.model.id == record_id, repo.model.contact_id == contact_id))
+    if record is None:
         raise NotFound()
     return record
 
@@ -82,7 +83,7 @@ async def list_page(
     session: AsyncSession, *, kind: RecordKind, account_id: int, contact_id: int, params: ListParams
 ) -> Page[Record]:
     """A page of one contact's records of this kind."""
-    await contact_service.get(session, account_id=account_id, contact_id=contact_id)
+    await contact_service.check_exists(session, account_id=account_id, contact_id=contact_id)
     repo = kind.repository(session, account_id)
     return await repo.page(params, base=repo.scoped().where(repo.model.contact_id == contact_id))
 
@@ -96,7 +97,7 @@ async def create(
     session: AsyncSession, *, kind: RecordKind, account_id: int, contact_id: int, values: Mapping[str, Any]
 ) -> Record:
     """Add a record to a contact."""
-    await contact_service.get(session, account_id=account_id, contact_id=contact_id)
+    await contact_service.check_exists(session, account_id=account_id, contact_id=contact_id)
     now = utcnow_seconds()
     repo = kind.repository(session, account_id)
     record = repo.model(account_id=account_id, contact_id=contact_id, created_at=now, updated_at=now, **values)

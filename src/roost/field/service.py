@@ -13,10 +13,12 @@ from roost.models import CustomField
 
 SEARCH_BY = ("label",)
 ORDER_BY = ("label",)
-FIELD_TYPES = ("text", "textarea")
-KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
 BUILTIN_FIELDS = (("first_name", "First Name"), ("last_name", "Last Name"))
 BUILTIN_KEYS = frozenset(key for key, _ in BUILTIN_FIELDS)
+MAX_VALUE_LENGTH = {"text": 1000, "textarea": 10000}
+# Built-in values live in the contacts table's own name columns, String(255).
+MAX_BUILTIN_VALUE_LENGTH = 255
 
 
 async def create_builtins(session: AsyncSession, *, account_id: int) -> None:
@@ -45,8 +47,15 @@ async def get(session: AsyncSession, *, account_id: int, field_id: int) -> Custo
     return field
 
 
+def max_value_length(field: CustomField) -> int:
+    """How many characters a contact's value of this field may hold."""
+    if field.builtin:
+        return MAX_BUILTIN_VALUE_LENGTH
+    return MAX_VALUE_LENGTH.get(field.type, MAX_VALUE_LENGTH["text"])
+
+
 def _check_key(key: str) -> None:
-    if not KEY_PATTERN.match(key):
+    if not KEY_PATTERN.fullmatch(key):
         raise Invalid.field("key", "The key must start with a lowercase letter and hold only a-z, 0-9 and _.")
 
 
@@ -63,6 +72,14 @@ async def create(
     return field
 
 
+def _check_builtin_kept(field: CustomField, *, key: str | None, type: str | None) -> None:
+    """first_name and last_name are contact columns: their key and type are fixed (labels may change)."""
+    if key is not None and key != field.key:
+        raise Invalid.field("key", "The key of a built-in field cannot be changed.")
+    if type is not None and type != field.type:
+        raise Invalid.field("type", "The type of a built-in field cannot be changed.")
+
+
 async def update(
     session: AsyncSession,
     *,
@@ -76,9 +93,9 @@ async def update(
     """Change a field; renaming a key carries every contact's value along."""
     repo = FieldRepository(session, account_id)
     field = await get(session, account_id=account_id, field_id=field_id)
+    if field.builtin:
+        _check_builtin_kept(field, key=key, type=type)
     if key is not None and key != field.key:
-        if field.builtin:
-            raise Invalid.field("key", "The key of a built-in field cannot be changed.")
         _check_key(key)
         if await repo.by_key(key) is not None:
             raise Invalid.field("key", "The key has already been taken.")

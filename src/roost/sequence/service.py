@@ -225,7 +225,7 @@ def _renumber(steps: Seq[SequenceEmail]) -> bool:
     return renumbered
 
 
-def _next_due(member: ContactSequence, steps: Seq[SequenceEmail]) -> datetime | None:
+def next_due(member: ContactSequence, steps: Seq[SequenceEmail]) -> datetime | None:
     """When the member's next step is due: the active email n is due its delay after step n-1 (CONVENTIONS §7)."""
     if member.current_step >= len(steps):
         return None
@@ -237,7 +237,7 @@ async def _replan(session: AsyncSession, account_id: int, sequence_id: int) -> N
     """Keep every waiting member's next_due_at true after the steps changed, so due work stays an index scan."""
     steps = await SequenceEmailRepository(session, account_id).in_order(sequence_id, active_only=True)
     for member in await MembershipRepository(session, account_id).pending_of_sequence(sequence_id):
-        member.next_due_at = _next_due(member, steps)
+        member.next_due_at = next_due(member, steps)
     await session.flush()
 
 
@@ -271,7 +271,7 @@ async def join(session: AsyncSession, *, account_id: int, contact_id: int, seque
         confirmed_at=now if confirmed else None,
     )
     first = await SequenceEmailRepository(session, account_id).first_active(sequence_id)
-    member.next_due_at = _next_due(member, [first] if first else [])
+    member.next_due_at = next_due(member, [first] if first else [])
     members.add(member)
     await session.flush()
     events.record(

@@ -18,10 +18,6 @@ class TagRepository(ScopedRepository[Tag]):
     def order_column(self, order_by: str) -> ColumnElement[Any]:
         return func.lower(Tag.name)
 
-    async def by_name(self, name: str) -> Tag | None:
-        tag: Tag | None = await self.session.scalar(self.scoped().where(func.lower(Tag.name) == name.lower()))
-        return tag
-
     async def by_names(self, names: Iterable[str]) -> dict[str, Tag]:
         """Existing tags keyed by lower-cased name."""
         lowered = {name.lower() for name in names}

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.account import service as account_service
-from roost.api.deps import READ_METHODS, SessionDep, StateDep
+from roost.api.deps import READ_METHODS, SessionDep, StateDep, unit_of_work
 from roost.api.errors import RateLimited
 from roost.api.middleware import RATE_HEADERS_KEY
+from roost.api.state import AppState
 from roost.auth import service as auth_service
 from roost.auth.types import Principal
 from roost.errors import Forbidden, Unauthenticated
@@ -35,8 +37,23 @@ async def authenticate(request: Request, session: SessionDep, state: StateDep) -
             raise RateLimited(decision)
     if needed not in principal.scopes:
         raise Forbidden()
-    await account_service.touch_last_seen(session, account_id=principal.account_id, last_seen_at=principal.last_seen_at)
+    if account_service.last_seen_due(principal.last_seen_at):
+        await _record_api_use(request, session, state, principal.account_id)
     return principal
+
+
+async def _record_api_use(request: Request, session: AsyncSession, state: AppState, account_id: int) -> None:
+    """Touch last_seen_at in a writing session.
+
+    A read's session must not write: on SQLite that would skip the write gate and hold the database's
+    write lock until the read ends. So a read records in a short session of its own that passes the
+    gate; a write's session already holds the gate (taking it again would wait on itself).
+    """
+    if request.method not in READ_METHODS:
+        await account_service.touch_last_seen(session, account_id=account_id)
+        return
+    async with unit_of_work(state, reading=False) as writer:
+        await account_service.touch_last_seen(writer, account_id=account_id)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
