@@ -359,24 +359,24 @@ async def leave_sequence(session: AsyncSession, *, account_id: int, contact_id: 
 # Forms --------------------------------------------------------------------------
 
 # Addresses that cannot take mail stay as they are: a form never makes them subscribers again.
-_WHY_UNDELIVERABLE: dict[Undeliverable, str] = {
+_WHY_UNDELIVERABLE: dict[str, str] = {
     "bounced": "has bounced",
     "complained": "has reported our mail as spam",
 }
 
 
 def _check_mailable(contact: Contact) -> None:
-    for status in UNDELIVERABLE:
-        if contact.status == status:
-            why = _WHY_UNDELIVERABLE[status]
-            raise Invalid.field("email", f"The email address {why}; it cannot be subscribed again.")
+    why = _WHY_UNDELIVERABLE.get(contact.status)
+    if why is not None:
+        raise Invalid.field("email", f"The email address {why}; it cannot be subscribed again.")
 
 
 async def _subscribe_through(session: AsyncSession, repo: ContactRepository, contact: Contact, form: FormView) -> None:
     """Subscribe through a form: at once, or with double opt-in pending the confirmation link (CONVENTIONS §7).
 
     A contact already active and confirmed has nothing left to confirm, so the form applies at once. Otherwise
-    contact.confirmation_requested asks the delivery engine to send the form's confirmation email.
+    contact.confirmation_requested is recorded for the form's confirmation email, which the delivery
+    engine does not send yet: until it does, such a contact stays unconfirmed.
     """
     _check_mailable(contact)
     if not form.form.double_optin or _confirmed(contact):

@@ -56,19 +56,16 @@ async def advance_sequences(session: AsyncSession, *, now: datetime, limit: int 
                 session, account_id=member.account_id, sequence_id=member.sequence_id
             )
         steps = steps_of[member.sequence_id]
-        if member.current_step < len(steps):
-            step = steps[member.current_step]
-            since = member.last_sent_at if member.current_step and member.last_sent_at else member.subscribed_at
-            if since + sequence_service.delay_of(step) > now:  # the steps changed since this was planned
-                member.next_due_at = since + sequence_service.delay_of(step)
-                continue
-            await repository.queue_step(session, member, step, to_address, now)
+        due_at = sequence_service.next_due(member, steps)
+        if due_at is not None and due_at > now:  # the steps changed since this was planned
+            member.next_due_at = due_at
+            continue
+        if due_at is not None:
+            await repository.queue_step(session, member, steps[member.current_step], to_address, now)
             member.current_step += 1
             member.last_sent_at = now
-        if member.current_step < len(steps):
-            member.next_due_at = now + sequence_service.delay_of(steps[member.current_step])
-        else:
-            member.next_due_at = None
+        member.next_due_at = sequence_service.next_due(member, steps)
+        if member.next_due_at is None:
             member.completed_at = now
             events.record(
                 session,
