@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select
@@ -21,7 +20,6 @@ from roost.audience.types import (
     MAX_RECIPIENT_CONDITIONS,
     MAX_SEGMENT_REFERENCES,
     SEGMENT_OPERATORS,
-    TIMESTAMP_FORMAT,
     VALUELESS_OPERATORS,
     RecipientGroupSpec,
     SegmentConditionSpec,
@@ -30,6 +28,7 @@ from roost.errors import Invalid, NotFound
 from roost.field import service as field_service
 from roost.kit.clock import utcnow_seconds
 from roost.kit.paging import ListParams, Page
+from roost.kit.timestamps import format_utc, parse_utc
 from roost.models import Segment
 from roost.models.contact import CONTACT_STATUSES
 
@@ -114,11 +113,9 @@ def _timestamp(value: int | str | None) -> str | None:
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.strip())
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (ValueError, OverflowError):
+        return format_utc(parse_utc(value))
+    except ValueError:
         return None
-    return moment.strftime(TIMESTAMP_FORMAT)
 
 
 def _segment_value(

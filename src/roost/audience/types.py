@@ -39,7 +39,6 @@ SEGMENT_TYPES = tuple(SEGMENT_OPERATORS)
 ALL_SEGMENT_OPERATORS = tuple(dict.fromkeys(op for ops in SEGMENT_OPERATORS.values() for op in ops))
 # Field operators that compare against no value.
 VALUELESS_OPERATORS = frozenset({"empty", "not_empty"})
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 class SegmentConditionSpec(Protocol):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +24,7 @@ from roost.broadcast.types import ScheduleSpec
 from roost.errors import Invalid, NotFound
 from roost.kit.clock import utcnow_seconds
 from roost.kit.paging import ListParams, Page
+from roost.kit.timestamps import to_utc
 from roost.models import Broadcast
 
 SEARCH_BY = ("name", "status")
@@ -71,10 +72,10 @@ async def _scheduled_at(session: AsyncSession, account_id: int, schedule: Schedu
         raise Invalid.field("schedule.timezone", "The schedule.timezone must be a valid IANA zone.")
     moment = schedule.datetime
     try:
-        local = moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo(zone))
-        at = local.astimezone(UTC).replace(microsecond=0)
-    except OverflowError:
+        at = to_utc(moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo(zone)))
+    except ValueError:
         raise Invalid.field("schedule.datetime", "The schedule.datetime is not a valid date.") from None
+    at = at.replace(microsecond=0)
     if at <= utcnow_seconds():
         raise Invalid.field("schedule", "The schedule must be a date after now (or set immediate).")
     return at, zone
