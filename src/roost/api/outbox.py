@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from roost.api.deps import SessionDep
-from roost.api.v1.wire import MAX_ID
 from roost.delivery import outbox as outbox_service
+from roost.kit.ids import MAX_ID
 
 PER_PAGE = 50
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")

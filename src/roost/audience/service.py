@@ -27,6 +27,7 @@ from roost.audience.types import (
 from roost.errors import Invalid, NotFound
 from roost.field import service as field_service
 from roost.kit.clock import utcnow_seconds
+from roost.kit.ids import MAX_ID
 from roost.kit.paging import ListParams, Page
 from roost.kit.timestamps import format_utc, parse_utc
 from roost.models import Segment
@@ -34,7 +35,6 @@ from roost.models.contact import CONTACT_STATUSES
 
 SEARCH_BY = ("name",)
 ORDER_BY = ("name", "created_at")
-MAX_ID = 2**63 - 1  # ids are BIGINT
 MAX_DOMAIN_LENGTH = 253
 
 StoredConditions = list[dict[str, Any]]

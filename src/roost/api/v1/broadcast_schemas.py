@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
 from roost.api.v1.audience_schemas import RecipientGroupOut, Recipients
 from roost.api.v1.wire import Email, Name, V1Time, WireIn
 from roost.audience.types import MAX_CONDITIONS, MAX_GROUPS, MAX_RECIPIENT_CONDITIONS, MAX_SEGMENT_REFERENCES
+from roost.broadcast.types import ScheduleType
 from roost.models import Broadcast
 
 Subject = Annotated[str, Field(min_length=1, max_length=998)]
@@ -34,7 +35,7 @@ class ScheduleIn(WireIn):
     account's when omitted). Without `type`, a `datetime` means `scheduled`.
     """
 
-    type: Literal["immediate", "scheduled", "draft"] = "draft"
+    type: ScheduleType = "draft"
     datetime: dt.datetime | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = None
 

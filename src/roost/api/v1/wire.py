@@ -8,9 +8,8 @@ from typing import Annotated, Any
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from roost.kit.ids import MAX_ID as MAX_ID  # re-exported for the contact, tag, field and record routes
 from roost.kit.timestamps import format_utc, to_utc
-
-MAX_ID = 2**63 - 1
 
 
 def _format_time(value: datetime | None) -> str | None:
