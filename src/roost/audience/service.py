@@ -162,7 +162,9 @@ async def _segment_conditions(
         if condition.type in ("tag", "sequence"):
             refs.want(condition.type, condition.value)
     await refs.load(session, account_id)
-    field_keys = await field_service.all_fields(session, account_id=account_id)
+    field_keys: Collection[str] = ()
+    if any(condition.type == "field" for condition in conditions):
+        field_keys = await field_service.all_fields(session, account_id=account_id)
     stored: StoredConditions = []
     errors: dict[str, list[str]] = {}
     for index, condition in enumerate(conditions):
