@@ -177,6 +177,29 @@ async def test_required_fields(api: Api) -> None:
     assert (await api.get("/broadcasts")).json()["meta"]["total"] == 0
 
 
+async def test_blank_required_text_is_missing(api: Api) -> None:
+    blank = await api.post(
+        "/broadcasts",
+        _broadcast(email={"subject": "   ", "body": " \n "}, sender={**SENDER, "name": " ", "address": "  "}),
+    )
+    assert blank.status_code == 422
+    assert blank.json()["errors"] == {
+        "email.subject": ["The email.subject field is required."],
+        "email.body": ["The email.body field is required."],
+        "sender.name": ["The sender.name field is required."],
+        "sender.address": ["The sender.address field is required."],
+    }
+    created = await api.created(
+        "/broadcasts", _broadcast(email={"subject": " Hi ", "body": BODY}, sender={**SENDER, "address": " 1 Main St "})
+    )
+    assert (created["email"]["subject"], created["sender"]["address"]) == ("Hi", "1 Main St")
+    path = f"/broadcasts/{created['broadcast_id']}"
+    patched = await api.patch(path, {"email": {"subject": " ", "body": " "}, "sender": {"address": " "}})
+    assert set(patched.json()["errors"]) == {"email.subject", "email.body", "sender.address"}
+    assert (await api.get(path)).json() == created
+    assert (await api.get("/broadcasts")).json()["meta"]["total"] == 1
+
+
 async def test_patch_changes_only_what_is_given(api: Api) -> None:
     created = await api.created("/broadcasts", _broadcast(footer="<p>f</p>", sender={**SENDER, "company": "Co"}))
     bid = created["broadcast_id"]
@@ -256,6 +279,17 @@ async def test_stats_come_from_the_counters(api: Api, sessionmaker: Sessions) ->
         "altv": 2.5, "clicks": 12, "spams": 0, "bounces": 2, "sent": 100, "opens": 20, "unsubscribes": 2,
     }  # fmt: skip
     assert body["sent_at"] == "2030-05-11 22:00:00"
+
+
+@pytest.mark.parametrize(("sent", "value", "altv"), [(2, "0.25", 0.13), (3, "10.00", 3.33), (2, "10.00", 5)])
+async def test_altv_is_per_email_sent_to_the_cent_as_a_sequence_emails_ltv(
+    api: Api, sessionmaker: Sessions, sent: int, value: str, altv: float
+) -> None:
+    bid = (await api.created("/broadcasts", _broadcast()))["broadcast_id"]
+    await set_broadcast(sessionmaker, bid, status="sent", sent=sent, conversion_value=Decimal(value))
+    stats = (await api.get(f"/broadcasts/{bid}")).json()["stats"]
+    assert stats["altv"] == altv
+    assert type(stats["altv"]) is type(altv)
 
 
 async def test_list_searches_and_orders(api: Api) -> None:
