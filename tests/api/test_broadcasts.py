@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from roost.models import Broadcast
 from tests.api.rows import Sessions, add_sequence, set_broadcast
 from tests.conftest import MakeAccount
 from tests.helpers import Api
@@ -249,6 +252,31 @@ async def test_sending_or_sent_cannot_be_edited_but_can_be_deleted(
     assert (await api.post(f"/broadcasts/{bid}/cancel")).status_code == 422
     assert (await api.delete(f"/broadcasts/{bid}")).status_code == 204
     assert (await api.get(f"/broadcasts/{bid}")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"), [("post", "/cancel", None), ("patch", "", {"schedule": _stamp(_future())})]
+)
+async def test_a_change_waits_for_delivery_starting_the_broadcast_and_then_sees_it_sending(
+    api: Api, sessionmaker: Sessions, method: str, suffix: str, body: dict[str, Any] | None
+) -> None:
+    bid = (await api.created("/broadcasts", _broadcast(immediate=True)))["broadcast_id"]
+    async with sessionmaker() as delivery:
+        if delivery.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite runs one writer at a time: there is no row lock to wait for")
+        async with delivery.begin():
+            # What the delivery engine does when the broadcast is due: lock the row, mark it sending.
+            row = await delivery.scalar(select(Broadcast).where(Broadcast.id == bid).with_for_update())
+            assert row is not None
+            row.status = "sending"
+            await delivery.flush()
+            change = asyncio.create_task(getattr(api, method)(f"/broadcasts/{bid}{suffix}", body))
+            await asyncio.sleep(0.3)
+            assert not change.done()
+    response = await change
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == ["status"]
+    assert (await api.get(f"/broadcasts/{bid}")).json()["status"] == "sending"
 
 
 async def test_cancel_only_a_scheduled_broadcast(api: Api) -> None:

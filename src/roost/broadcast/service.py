@@ -129,6 +129,18 @@ async def get(session: AsyncSession, *, account_id: int, broadcast_id: int) -> B
     return broadcast
 
 
+async def _locked(session: AsyncSession, account_id: int, broadcast_id: int) -> Broadcast:
+    """The broadcast, its row locked until the transaction ends (PostgreSQL).
+
+    Delivery takes the same lock to mark it `sending`, so it cannot start the broadcast between a
+    check of its status here and the change that depends on it.
+    """
+    broadcast = await BroadcastRepository(session, account_id).get_for_update(broadcast_id)
+    if broadcast is None:
+        raise NotFound()
+    return broadcast
+
+
 async def create(
     session: AsyncSession,
     *,
@@ -173,7 +185,7 @@ async def update(
     schedule: ScheduleSpec | None = None,
 ) -> Broadcast:
     """Change what is given; a broadcast that is sending or sent cannot be edited (CONVENTIONS §7)."""
-    broadcast = await get(session, account_id=account_id, broadcast_id=broadcast_id)
+    broadcast = await _locked(session, account_id, broadcast_id)
     _check_editable(broadcast)
     if recipients is not None:
         broadcast.recipients = await audience_service.check_recipients(
@@ -187,13 +199,13 @@ async def update(
 
 async def delete(session: AsyncSession, *, account_id: int, broadcast_id: int) -> None:
     """Delete a broadcast whatever its status (a sending one stops with it)."""
-    broadcast = await get(session, account_id=account_id, broadcast_id=broadcast_id)
+    broadcast = await _locked(session, account_id, broadcast_id)
     await BroadcastRepository(session, account_id).delete(broadcast)
 
 
 async def cancel(session: AsyncSession, *, account_id: int, broadcast_id: int) -> Broadcast:
     """Stop a scheduled broadcast from going out; only a scheduled one can be cancelled."""
-    broadcast = await get(session, account_id=account_id, broadcast_id=broadcast_id)
+    broadcast = await _locked(session, account_id, broadcast_id)
     if broadcast.status != "scheduled":
         raise Invalid.field(
             "status", f"The broadcast is {broadcast.status}: only a scheduled broadcast can be cancelled."
