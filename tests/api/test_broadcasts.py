@@ -40,9 +40,9 @@ def _future(days: int = 3) -> datetime:
     return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
 
 
-async def test_create_follows_the_seed_example(api: Api, sessionmaker: Sessions) -> None:
+async def test_create_follows_the_seed_example(api: Api) -> None:
     tag = await api.created("/tags", {"name": "Buyers"})
-    sequence_id = await add_sequence(sessionmaker, api.account.id)
+    sequence_id = await add_sequence(api)
     before = datetime.now(UTC).replace(microsecond=0)
     created = await api.created(
         "/broadcasts",
@@ -337,10 +337,10 @@ async def test_list_searches_and_orders(api: Api) -> None:
     assert (await api.get("/broadcasts", order_by="subject")).status_code == 422
 
 
-async def test_recipient_references_must_exist_in_the_account(api: Api, other_api: Api, sessionmaker: Sessions) -> None:
+async def test_recipient_references_must_exist_in_the_account(api: Api, other_api: Api) -> None:
     mine = await api.created("/tags", {"name": "Mine"})
     theirs = await other_api.created("/tags", {"name": "Theirs"})
-    their_sequence = await add_sequence(sessionmaker, other_api.account.id)
+    their_sequence = await add_sequence(other_api)
     response = await api.post(
         "/broadcasts",
         _broadcast(
