@@ -1,4 +1,5 @@
-"""Rows the /v1 API cannot make (yet) or states only the delivery engine reaches, written directly."""
+"""Sequences made through the API, and states it cannot make (contact timestamps, a broadcast sending or sent,
+its stats), written directly."""
 
 from __future__ import annotations
 
@@ -8,34 +9,19 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from roost.kit.clock import utcnow_seconds
-from roost.models import Broadcast, Contact, ContactSequence, Sequence
+from roost.models import Broadcast, Contact
+from tests.helpers import Api
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
-async def add_sequence(sessions: Sessions, account_id: int, members: Iterable[int] = ()) -> int:
+async def add_sequence(api: Api, members: Iterable[int] = ()) -> int:
     """A sequence of the account with these contacts as members; its id."""
-    now = utcnow_seconds()
-    async with sessions() as session, session.begin():
-        sequence = Sequence(
-            account_id=account_id,
-            name="Onboarding",
-            sender_email="owner@example.com",
-            sender_name="Owner",
-            sender_address="1 Main St",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(sequence)
-        await session.flush()
-        for contact_id in members:
-            session.add(
-                ContactSequence(
-                    contact_id=contact_id, sequence_id=sequence.id, account_id=account_id, subscribed_at=now
-                )
-            )
-        return sequence.id
+    sender = {"email": "owner@example.com", "name": "Owner", "address": "1 Main St"}
+    sequence_id: int = (await api.created("/sequences", {"name": "Onboarding", "sender": sender}))["sequence_id"]
+    for contact_id in members:
+        await api.created(f"/contacts/{contact_id}/sequences", {"sequence_id": sequence_id})
+    return sequence_id
 
 
 async def set_contact(sessions: Sessions, contact_id: int, **values: Any) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from roost.models import Broadcast
 from tests.api.rows import Sessions, add_sequence, set_broadcast
 from tests.conftest import MakeAccount
 from tests.helpers import Api
@@ -37,9 +40,9 @@ def _future(days: int = 3) -> datetime:
     return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
 
 
-async def test_create_follows_the_seed_example(api: Api, sessionmaker: Sessions) -> None:
+async def test_create_follows_the_seed_example(api: Api) -> None:
     tag = await api.created("/tags", {"name": "Buyers"})
-    sequence_id = await add_sequence(sessionmaker, api.account.id)
+    sequence_id = await add_sequence(api)
     before = datetime.now(UTC).replace(microsecond=0)
     created = await api.created(
         "/broadcasts",
@@ -177,6 +180,29 @@ async def test_required_fields(api: Api) -> None:
     assert (await api.get("/broadcasts")).json()["meta"]["total"] == 0
 
 
+async def test_blank_required_text_is_missing(api: Api) -> None:
+    blank = await api.post(
+        "/broadcasts",
+        _broadcast(email={"subject": "   ", "body": " \n "}, sender={**SENDER, "name": " ", "address": "  "}),
+    )
+    assert blank.status_code == 422
+    assert blank.json()["errors"] == {
+        "email.subject": ["The email.subject field is required."],
+        "email.body": ["The email.body field is required."],
+        "sender.name": ["The sender.name field is required."],
+        "sender.address": ["The sender.address field is required."],
+    }
+    created = await api.created(
+        "/broadcasts", _broadcast(email={"subject": " Hi ", "body": BODY}, sender={**SENDER, "address": " 1 Main St "})
+    )
+    assert (created["email"]["subject"], created["sender"]["address"]) == ("Hi", "1 Main St")
+    path = f"/broadcasts/{created['broadcast_id']}"
+    patched = await api.patch(path, {"email": {"subject": " ", "body": " "}, "sender": {"address": " "}})
+    assert set(patched.json()["errors"]) == {"email.subject", "email.body", "sender.address"}
+    assert (await api.get(path)).json() == created
+    assert (await api.get("/broadcasts")).json()["meta"]["total"] == 1
+
+
 async def test_patch_changes_only_what_is_given(api: Api) -> None:
     created = await api.created("/broadcasts", _broadcast(footer="<p>f</p>", sender={**SENDER, "company": "Co"}))
     bid = created["broadcast_id"]
@@ -228,6 +254,31 @@ async def test_sending_or_sent_cannot_be_edited_but_can_be_deleted(
     assert (await api.get(f"/broadcasts/{bid}")).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"), [("post", "/cancel", None), ("patch", "", {"schedule": _stamp(_future())})]
+)
+async def test_a_change_waits_for_delivery_starting_the_broadcast_and_then_sees_it_sending(
+    api: Api, sessionmaker: Sessions, method: str, suffix: str, body: dict[str, Any] | None
+) -> None:
+    bid = (await api.created("/broadcasts", _broadcast(immediate=True)))["broadcast_id"]
+    async with sessionmaker() as delivery:
+        if delivery.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite runs one writer at a time: there is no row lock to wait for")
+        async with delivery.begin():
+            # What the delivery engine does when the broadcast is due: lock the row, mark it sending.
+            row = await delivery.scalar(select(Broadcast).where(Broadcast.id == bid).with_for_update())
+            assert row is not None
+            row.status = "sending"
+            await delivery.flush()
+            change = asyncio.create_task(getattr(api, method)(f"/broadcasts/{bid}{suffix}", body))
+            await asyncio.sleep(0.3)
+            assert not change.done()
+    response = await change
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == ["status"]
+    assert (await api.get(f"/broadcasts/{bid}")).json()["status"] == "sending"
+
+
 async def test_cancel_only_a_scheduled_broadcast(api: Api) -> None:
     draft = await api.created("/broadcasts", _broadcast())
     refused = await api.post(f"/broadcasts/{draft['broadcast_id']}/cancel")
@@ -258,6 +309,17 @@ async def test_stats_come_from_the_counters(api: Api, sessionmaker: Sessions) ->
     assert body["sent_at"] == "2030-05-11 22:00:00"
 
 
+@pytest.mark.parametrize(("sent", "value", "altv"), [(2, "0.25", 0.13), (3, "10.00", 3.33), (2, "10.00", 5)])
+async def test_altv_is_per_email_sent_to_the_cent_as_a_sequence_emails_ltv(
+    api: Api, sessionmaker: Sessions, sent: int, value: str, altv: float
+) -> None:
+    bid = (await api.created("/broadcasts", _broadcast()))["broadcast_id"]
+    await set_broadcast(sessionmaker, bid, status="sent", sent=sent, conversion_value=Decimal(value))
+    stats = (await api.get(f"/broadcasts/{bid}")).json()["stats"]
+    assert stats["altv"] == altv
+    assert type(stats["altv"]) is type(altv)
+
+
 async def test_list_searches_and_orders(api: Api) -> None:
     for name in ("Spring sale", "autumn news", "Summer sale"):
         await api.created("/broadcasts", _broadcast(name=name))
@@ -275,10 +337,10 @@ async def test_list_searches_and_orders(api: Api) -> None:
     assert (await api.get("/broadcasts", order_by="subject")).status_code == 422
 
 
-async def test_recipient_references_must_exist_in_the_account(api: Api, other_api: Api, sessionmaker: Sessions) -> None:
+async def test_recipient_references_must_exist_in_the_account(api: Api, other_api: Api) -> None:
     mine = await api.created("/tags", {"name": "Mine"})
     theirs = await other_api.created("/tags", {"name": "Theirs"})
-    their_sequence = await add_sequence(sessionmaker, other_api.account.id)
+    their_sequence = await add_sequence(other_api)
     response = await api.post(
         "/broadcasts",
         _broadcast(

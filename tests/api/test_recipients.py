@@ -26,7 +26,7 @@ class Audience:
     segment_c: int  # contacts with tag C, whatever their status
 
 
-async def _audience(api: Api, sessionmaker: Sessions) -> Audience:
+async def _audience(api: Api) -> Audience:
     layout = {"c1": ["A", "B"], "c2": ["A"], "c3": ["B", "C"], "c4": [], "c5": ["A", "B"], "c6": ["A", "C"]}
     contacts: dict[str, int] = {}
     for name, names in layout.items():
@@ -36,7 +36,7 @@ async def _audience(api: Api, sessionmaker: Sessions) -> Audience:
             await api.post(f"/contacts/{contact['contact_id']}/tags", {"tags": names})
     await api.delete(f"/contacts/{contacts['c5']}/unsubscribe")
     tags = {tag["name"]: tag["tag_id"] for tag in (await api.get("/tags")).json()["data"]}
-    sequence = await add_sequence(sessionmaker, api.account.id, [contacts["c1"], contacts["c4"]])
+    sequence = await add_sequence(api, [contacts["c1"], contacts["c4"]])
     segment = await api.created(
         "/segments", {"name": "C", "conditions": [{"type": "tag", "operator": "has", "value": tags["C"]}]}
     )
@@ -115,7 +115,7 @@ CASES: list[tuple[str, Any, set[str]]] = [
 async def test_recipient_semantics(
     api: Api, sessionmaker: Sessions, case: str, groups: Any, expected: set[str]
 ) -> None:
-    audience = await _audience(api, sessionmaker)
+    audience = await _audience(api)
     broadcast = await api.created(
         "/broadcasts",
         {"name": case, "email": {"subject": "s", "body": "b"}, "sender": SENDER, "recipients": groups(audience)},
@@ -131,8 +131,8 @@ async def test_recipient_semantics(
     assert ids == {audience.contacts[name] for name in expected}
 
 
-async def test_recipients_are_counted_live(api: Api, sessionmaker: Sessions) -> None:
-    audience = await _audience(api, sessionmaker)
+async def test_recipients_are_counted_live(api: Api) -> None:
+    audience = await _audience(api)
     broadcast = await api.created(
         "/broadcasts",
         {
@@ -155,8 +155,8 @@ async def test_recipients_are_counted_live(api: Api, sessionmaker: Sessions) -> 
     assert (await api.get(path)).json() == {"count": 3}  # c1, c2, c6
 
 
-async def test_another_accounts_contacts_never_count(api: Api, other_api: Api, sessionmaker: Sessions) -> None:
-    await _audience(other_api, sessionmaker)
+async def test_another_accounts_contacts_never_count(api: Api, other_api: Api) -> None:
+    await _audience(other_api)
     broadcast = await api.created(
         "/broadcasts", {"name": "mine", "email": {"subject": "s", "body": "b"}, "sender": SENDER}
     )
@@ -164,8 +164,8 @@ async def test_another_accounts_contacts_never_count(api: Api, other_api: Api, s
     assert (await api.get(f"/broadcasts/{broadcast['broadcast_id']}/recipients/count")).json() == {"count": 1}
 
 
-async def test_the_largest_recipients_allowed_still_count(api: Api, sessionmaker: Sessions) -> None:
-    audience = await _audience(api, sessionmaker)
+async def test_the_largest_recipients_allowed_still_count(api: Api) -> None:
+    audience = await _audience(api)
     tags = list(audience.tags.values())
     segment = await api.created(
         "/segments",

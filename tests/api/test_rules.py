@@ -1,8 +1,4 @@
-"""Rules CRUD and the trigger/action table (seed 001: Rules; CONVENTIONS §7).
-
-Sequences, their emails and broadcasts are written straight through the models here: the
-rules only refer to them, and these tests need a few to exist in an account.
-"""
+"""Rules CRUD and the trigger/action table (seed 001: Rules; CONVENTIONS §7)."""
 
 from __future__ import annotations
 
@@ -11,13 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from roost.models import Broadcast, Sequence, SequenceEmail
-from tests.helpers import Api, Tenant
+from tests.helpers import Api
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
-SENDER = {"sender_email": "news@example.com", "sender_name": "News", "sender_address": "1 Main St"}
+SENDER = {"email": "news@example.com", "name": "News", "address": "1 Main St"}
 
 
 @dataclass(frozen=True)
@@ -31,24 +25,20 @@ class Rows:
     broadcast: int
 
 
-async def make_rows(sessionmaker: async_sessionmaker[AsyncSession], account_id: int) -> Rows:
-    async with sessionmaker() as session, session.begin():
-        sequences = [Sequence(account_id=account_id, name=name, **SENDER) for name in ("Welcome", "Onboarding")]
-        broadcast = Broadcast(account_id=account_id, name="Launch", subject="Hi", body="<p>Hi</p>", **SENDER)
-        session.add_all([*sequences, broadcast])
-        await session.flush()
-        emails = [
-            SequenceEmail(account_id=account_id, sequence_id=sequence.id, subject="Hi", body="<p>Hi</p>", position=1)
-            for sequence in sequences
-        ]
-        session.add_all(emails)
-        await session.flush()
-        return Rows(sequences[0].id, sequences[1].id, emails[0].id, emails[1].id, broadcast.id)
+async def _sequence_with_an_email(api: Api, name: str) -> tuple[int, int]:
+    sequence = await api.created("/sequences", {"name": name, "sender": SENDER})
+    email = await api.created(f"/sequences/{sequence['sequence_id']}/emails", {"subject": "Hi", "body": "<p>Hi</p>"})
+    return sequence["sequence_id"], email["email_id"]
 
 
 @pytest.fixture
-async def rows(sessionmaker: async_sessionmaker[AsyncSession], account: Tenant) -> Rows:
-    return await make_rows(sessionmaker, account.id)
+async def rows(api: Api) -> Rows:
+    sequence, email = await _sequence_with_an_email(api, "Welcome")
+    other_sequence, other_email = await _sequence_with_an_email(api, "Onboarding")
+    broadcast = await api.created(
+        "/broadcasts", {"name": "Launch", "email": {"subject": "Hi", "body": "<p>Hi</p>"}, "sender": SENDER}
+    )
+    return Rows(sequence, other_sequence, email, other_email, broadcast["broadcast_id"])
 
 
 def rule(triggers: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:

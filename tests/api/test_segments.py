@@ -65,7 +65,7 @@ async def test_every_condition_type_counts_contacts_of_any_status(api: Api, sess
     await set_contact(
         sessionmaker, alan["contact_id"], subscribed_at=datetime(2020, 1, 1, tzinfo=UTC), confirmed_at=None
     )
-    sequence = await add_sequence(sessionmaker, api.account.id, [grace["contact_id"]])
+    sequence = await add_sequence(api, [alan["contact_id"]])
 
     assert await _count(api, [{"type": "tag", "operator": "has", "value": "VIP"}]) == 1
     assert await _count(api, [{"type": "tag", "operator": "has_not", "value": "VIP"}]) == 2

@@ -154,6 +154,35 @@ async def test_sequence_input_is_validated(api: Api) -> None:
     assert (await api.get("/sequences")).json()["meta"]["total"] == 1
 
 
+async def test_a_null_company_or_footer_clears_it_as_for_broadcasts(api: Api) -> None:
+    created = await _sequence(api, footer="%sender.address% %unsubscribelink%")
+    cleared = await api.patch(f"/sequences/{created['sequence_id']}", {"sender": {"company": None}, "footer": None})
+    assert cleared.json()["sender"]["company"] == ""
+    assert cleared.json()["footer"] == DEFAULT_FOOTER
+
+
+async def test_blank_required_text_is_missing(api: Api) -> None:
+    blank = await api.post("/sequences", {"name": " ", "sender": {**SENDER, "name": "  ", "address": " \n "}})
+    assert blank.json()["errors"] == {
+        "name": ["The name field is required."],
+        "sender.name": ["The sender.name field is required."],
+        "sender.address": ["The sender.address field is required."],
+    }
+    sid = (await _sequence(api))["sequence_id"]
+    email = await api.post(f"/sequences/{sid}/emails", {"subject": "   ", "body": " \n "})
+    assert email.status_code == 422
+    assert email.json()["errors"] == {
+        "subject": ["The subject field is required."],
+        "body": ["The body field is required."],
+    }
+    created = await api.created(f"/sequences/{sid}/emails", {"subject": " Hi ", "body": "<p>b</p> "})
+    assert (created["subject"], created["body"]) == ("Hi", "<p>b</p> ")  # the body is kept as given
+    path = f"/sequences/{sid}/emails/{created['email_id']}"
+    assert list((await api.patch(path, {"body": " "})).json()["errors"]) == ["body"]
+    assert (await api.get(path)).json() == created
+    assert (await api.get("/sequences")).json()["meta"]["total"] == 1
+
+
 async def test_sequence_list_searches_and_orders(api: Api) -> None:
     await _sequence(api, "Welcome")
     await _sequence(api, "Onboarding", active=False)
@@ -342,7 +371,8 @@ async def test_bad_order_is_refused(api: Api, order: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("sent", "value", "ltv"), [(0, "0", 0), (2, "10.00", 5), (3, "10.00", 3.33), (4, "0.10", 0.03)]
+    ("sent", "value", "ltv"),
+    [(0, "0", 0), (2, "10.00", 5), (3, "10.00", 3.33), (4, "0.10", 0.03), (2, "0.25", 0.13)],
 )
 async def test_ltv_is_conversion_value_per_email_sent(
     api: Api, sessionmaker: async_sessionmaker[AsyncSession], sent: int, value: str, ltv: float

@@ -109,6 +109,20 @@ async def test_without_a_relay_mail_is_captured_and_readable_in_the_outbox(
     assert (await client.get("/outbox/999999999")).status_code == 404
 
 
+async def test_a_broadcast_to_a_segment_on_a_year_before_1000_goes_out(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    await _contacts(api, domain, 2)
+    condition = {"type": "subscribed_at", "operator": "after", "value": "0999-01-01 00:00:00"}
+    segment = await api.created("/segments", {"name": "Since 999", "conditions": [condition]})
+    broadcast = await _broadcast(
+        api, recipients=[{"match": "any", "conditions": [{"type": "segment", "value": segment["segment_id"]}]}]
+    )
+    sent = await _drain(_runner(settings, sessionmaker, None), api, broadcast["broadcast_id"])
+    assert sent["stats"]["sent"] == 2
+
+
 async def test_transient_refusals_are_retried_and_permanent_ones_bounce_without_retry(
     api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
 ) -> None:

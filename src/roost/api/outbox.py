@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from roost.api.deps import SessionDep
 from roost.api.pages import page as render
-from roost.api.v1.wire import MAX_ID
 from roost.delivery import outbox as outbox_service
+from roost.kit.ids import MAX_ID
 
 PER_PAGE = 50
 router = APIRouter(include_in_schema=False)

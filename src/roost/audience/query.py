@@ -14,13 +14,12 @@ Every predicate is NULL-safe (never SQL NULL), so that NOT of a predicate, used 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, true
 
-from roost.audience.types import TIMESTAMP_FORMAT
 from roost.kit.paging import escape_like
+from roost.kit.timestamps import parse_utc
 from roost.models import Contact, ContactSequence, ContactTag, Segment
 
 Condition = Mapping[str, Any]
@@ -80,7 +79,7 @@ def _field(key: str, operator: str, value: str | None) -> ColumnElement[bool]:
 
 
 def _timestamp(column: Any, operator: str, value: str) -> ColumnElement[bool]:
-    moment = datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    moment = parse_utc(value)
     compared = column < moment if operator == "before" else column > moment
     return and_(column.is_not(None), compared)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select
@@ -21,7 +20,6 @@ from roost.audience.types import (
     MAX_RECIPIENT_CONDITIONS,
     MAX_SEGMENT_REFERENCES,
     SEGMENT_OPERATORS,
-    TIMESTAMP_FORMAT,
     VALUELESS_OPERATORS,
     RecipientGroupSpec,
     SegmentConditionSpec,
@@ -29,13 +27,14 @@ from roost.audience.types import (
 from roost.errors import Invalid, NotFound
 from roost.field import service as field_service
 from roost.kit.clock import utcnow_seconds
+from roost.kit.ids import MAX_ID
 from roost.kit.paging import ListParams, Page
+from roost.kit.timestamps import format_utc, parse_utc
 from roost.models import Segment
 from roost.models.contact import CONTACT_STATUSES
 
 SEARCH_BY = ("name",)
 ORDER_BY = ("name", "created_at")
-MAX_ID = 2**63 - 1  # ids are BIGINT
 MAX_DOMAIN_LENGTH = 253
 
 StoredConditions = list[dict[str, Any]]
@@ -114,11 +113,9 @@ def _timestamp(value: int | str | None) -> str | None:
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.strip())
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (ValueError, OverflowError):
+        return format_utc(parse_utc(value))
+    except ValueError:
         return None
-    return moment.strftime(TIMESTAMP_FORMAT)
 
 
 def _segment_value(
@@ -165,7 +162,9 @@ async def _segment_conditions(
         if condition.type in ("tag", "sequence"):
             refs.want(condition.type, condition.value)
     await refs.load(session, account_id)
-    field_keys = await field_service.all_fields(session, account_id=account_id)
+    field_keys: Collection[str] = ()
+    if any(condition.type == "field" for condition in conditions):
+        field_keys = await field_service.all_fields(session, account_id=account_id)
     stored: StoredConditions = []
     errors: dict[str, list[str]] = {}
     for index, condition in enumerate(conditions):

@@ -9,7 +9,7 @@ Conditions are stored as JSON in the form the API shows them, ids resolved:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 # Bounds on the one recipient statement, in which each segment reference expands to the
 # segment's own conditions: at most 50 + 3 x 20 predicates keeps PostgreSQL's planning time
@@ -20,13 +20,17 @@ MAX_CONDITIONS = 20  # per recipient group, and per segment
 MAX_RECIPIENT_CONDITIONS = 50  # across all groups
 MAX_SEGMENT_REFERENCES = 3
 
-SEGMENT_MATCHES = ("all", "any")
-GROUP_MATCHES = ("any", "all", "exclude")
-RECIPIENT_TYPES = ("tag", "sequence", "segment")
-RECIPIENT_OPERATORS = ("equal", "not_equal")
+SegmentMatch = Literal["all", "any"]
+GroupMatch = Literal["any", "all", "exclude"]
+RecipientType = Literal["tag", "sequence", "segment"]
+RecipientOperator = Literal["equal", "not_equal"]
+SegmentType = Literal["tag", "sequence", "field", "email_domain", "status", "subscribed_at", "confirmed_at"]
+SegmentOperator = Literal[
+    "has", "has_not", "in", "not_in", "equals", "not_equals", "contains", "empty", "not_empty", "before", "after"
+]
 
 # The operators each segment condition type takes; the first is the positive form.
-SEGMENT_OPERATORS: dict[str, tuple[str, ...]] = {
+SEGMENT_OPERATORS: dict[SegmentType, tuple[SegmentOperator, ...]] = {
     "tag": ("has", "has_not"),
     "sequence": ("in", "not_in"),
     "field": ("equals", "contains", "empty", "not_empty"),
@@ -35,20 +39,17 @@ SEGMENT_OPERATORS: dict[str, tuple[str, ...]] = {
     "subscribed_at": ("before", "after"),
     "confirmed_at": ("before", "after"),
 }
-SEGMENT_TYPES = tuple(SEGMENT_OPERATORS)
-ALL_SEGMENT_OPERATORS = tuple(dict.fromkeys(op for ops in SEGMENT_OPERATORS.values() for op in ops))
 # Field operators that compare against no value.
-VALUELESS_OPERATORS = frozenset({"empty", "not_empty"})
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+VALUELESS_OPERATORS: frozenset[SegmentOperator] = frozenset({"empty", "not_empty"})
 
 
 class SegmentConditionSpec(Protocol):
     """One condition of a segment as a client sends it (the API's wire model satisfies this)."""
 
     @property
-    def type(self) -> str: ...
+    def type(self) -> SegmentType: ...
     @property
-    def operator(self) -> str: ...
+    def operator(self) -> SegmentOperator: ...
     @property
     def key(self) -> str | None: ...
     @property
@@ -57,15 +58,15 @@ class SegmentConditionSpec(Protocol):
 
 class RecipientConditionSpec(Protocol):
     @property
-    def type(self) -> str: ...
+    def type(self) -> RecipientType: ...
     @property
-    def operator(self) -> str: ...
+    def operator(self) -> RecipientOperator: ...
     @property
     def value(self) -> int | str: ...
 
 
 class RecipientGroupSpec(Protocol):
     @property
-    def match(self) -> str: ...
+    def match(self) -> GroupMatch: ...
     @property
     def conditions(self) -> Sequence[RecipientConditionSpec]: ...

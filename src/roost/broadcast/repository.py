@@ -18,3 +18,14 @@ class BroadcastRepository(ScopedRepository[Broadcast]):
 
     def order_column(self, order_by: str) -> ColumnElement[Any] | QueryableAttribute[Any]:
         return Broadcast.created_at if order_by == "created_at" else func.lower(Broadcast.name)
+
+    async def get_for_update(self, broadcast_id: int) -> Broadcast | None:
+        """The broadcast row locked (PostgreSQL) so that a change and the delivery engine's start serialize."""
+        row: Broadcast | None = await self.session.scalar(
+            # populate_existing: the status must be the one read under the lock, not one loaded before.
+            self.scoped()
+            .where(Broadcast.id == broadcast_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return row

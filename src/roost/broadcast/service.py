@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +24,7 @@ from roost.broadcast.types import ScheduleSpec
 from roost.errors import Invalid, NotFound
 from roost.kit.clock import utcnow_seconds
 from roost.kit.paging import ListParams, Page
+from roost.kit.timestamps import to_utc
 from roost.models import Broadcast
 
 SEARCH_BY = ("name", "status")
@@ -71,10 +72,10 @@ async def _scheduled_at(session: AsyncSession, account_id: int, schedule: Schedu
         raise Invalid.field("schedule.timezone", "The schedule.timezone must be a valid IANA zone.")
     moment = schedule.datetime
     try:
-        local = moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo(zone))
-        at = local.astimezone(UTC).replace(microsecond=0)
-    except OverflowError:
+        at = to_utc(moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo(zone)))
+    except ValueError:
         raise Invalid.field("schedule.datetime", "The schedule.datetime is not a valid date.") from None
+    at = at.replace(microsecond=0)
     if at <= utcnow_seconds():
         raise Invalid.field("schedule", "The schedule must be a date after now (or set immediate).")
     return at, zone
@@ -128,6 +129,18 @@ async def get(session: AsyncSession, *, account_id: int, broadcast_id: int) -> B
     return broadcast
 
 
+async def _locked(session: AsyncSession, account_id: int, broadcast_id: int) -> Broadcast:
+    """The broadcast, its row locked until the transaction ends (PostgreSQL).
+
+    Delivery takes the same lock to mark it `sending`, so it cannot start the broadcast between a
+    check of its status here and the change that depends on it.
+    """
+    broadcast = await BroadcastRepository(session, account_id).get_for_update(broadcast_id)
+    if broadcast is None:
+        raise NotFound()
+    return broadcast
+
+
 async def create(
     session: AsyncSession,
     *,
@@ -172,7 +185,7 @@ async def update(
     schedule: ScheduleSpec | None = None,
 ) -> Broadcast:
     """Change what is given; a broadcast that is sending or sent cannot be edited (CONVENTIONS §7)."""
-    broadcast = await get(session, account_id=account_id, broadcast_id=broadcast_id)
+    broadcast = await _locked(session, account_id, broadcast_id)
     _check_editable(broadcast)
     if recipients is not None:
         broadcast.recipients = await audience_service.check_recipients(
@@ -186,13 +199,13 @@ async def update(
 
 async def delete(session: AsyncSession, *, account_id: int, broadcast_id: int) -> None:
     """Delete a broadcast whatever its status (a sending one stops with it)."""
-    broadcast = await get(session, account_id=account_id, broadcast_id=broadcast_id)
+    broadcast = await _locked(session, account_id, broadcast_id)
     await BroadcastRepository(session, account_id).delete(broadcast)
 
 
 async def cancel(session: AsyncSession, *, account_id: int, broadcast_id: int) -> Broadcast:
     """Stop a scheduled broadcast from going out; only a scheduled one can be cancelled."""
-    broadcast = await get(session, account_id=account_id, broadcast_id=broadcast_id)
+    broadcast = await _locked(session, account_id, broadcast_id)
     if broadcast.status != "scheduled":
         raise Invalid.field(
             "status", f"The broadcast is {broadcast.status}: only a scheduled broadcast can be cancelled."

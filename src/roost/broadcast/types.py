@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
-SCHEDULE_TYPES = ("immediate", "scheduled", "draft")
+ScheduleType = Literal["immediate", "scheduled", "draft"]
 
 
 class ScheduleSpec(Protocol):
@@ -14,7 +14,7 @@ class ScheduleSpec(Protocol):
     """
 
     @property
-    def type(self) -> str: ...
+    def type(self) -> ScheduleType: ...
     @property
     def datetime(self) -> datetime | None: ...
     @property

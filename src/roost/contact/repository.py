@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence as Seq
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, delete, func, literal_column, select, type_coerce
@@ -10,14 +9,9 @@ from sqlalchemy.orm import QueryableAttribute
 
 from roost.contact.types import TagLink
 from roost.db.repository import ScopedRepository
+from roost.kit.timestamps import parse_utc
 from roost.models import Contact, ContactSequence, ContactTag, Sequence, Tag
 from roost.sequence.types import SequenceLink
-
-
-def _utc(text: str) -> datetime:
-    """A timestamp read back from JSON: naive text on SQLite, ISO 8601 with an offset on PostgreSQL."""
-    value = datetime.fromisoformat(text)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _full_name() -> ColumnElement[str]:
@@ -113,15 +107,15 @@ class ContactRepository(ScopedRepository[Contact]):
         if found is None:
             return None
         contact, tag_rows, sequence_rows = found
-        tag_links = [TagLink(tag_id=i, name=n, tagged_at=_utc(at)) for i, n, at in tag_rows]
+        tag_links = [TagLink(tag_id=i, name=n, tagged_at=parse_utc(at)) for i, n, at in tag_rows]
         sequence_links = [
             SequenceLink(
                 sequence_id=i,
                 current_step=step,
                 name=name,
                 description=description,
-                subscribed_at=_utc(subscribed),
-                confirmed_at=_utc(confirmed) if confirmed else None,
+                subscribed_at=parse_utc(subscribed),
+                confirmed_at=parse_utc(confirmed) if confirmed else None,
             )
             for i, step, name, description, subscribed, confirmed in sequence_rows
         ]

@@ -20,13 +20,12 @@ from roost.kit.paging import ListParams, Page
 from roost.models import Rule
 from roost.rule import steps
 from roost.rule.repository import RuleRepository
+from roost.rule.steps import ActionSpec, TriggerSpec
 from roost.rule.types import RuleView
 from roost.tag import service as tag_service
 
 SEARCH_BY = ("name",)
 ORDER_BY = ("name", "created_at")
-
-StepsIn = Sequence[Any]  # [{trigger|action, params}] as the client sent them
 
 
 async def _views(repo: RuleRepository, rules: Sequence[Rule]) -> list[RuleView]:
@@ -66,7 +65,11 @@ async def _find_references(repo: RuleRepository, found: steps.Checked) -> None:
 
 
 async def _checked(
-    session: AsyncSession, repo: RuleRepository, *, triggers: StepsIn | None, actions: StepsIn | None
+    session: AsyncSession,
+    repo: RuleRepository,
+    *,
+    triggers: Sequence[TriggerSpec] | None,
+    actions: Sequence[ActionSpec] | None,
 ) -> tuple[list[steps.Step] | None, list[steps.Step] | None]:
     """The given step lists in stored form, or Invalid with every problem at once.
 
@@ -99,7 +102,13 @@ async def get(session: AsyncSession, *, account_id: int, rule_id: int) -> RuleVi
 
 
 async def create(
-    session: AsyncSession, *, account_id: int, name: str, active: bool, triggers: StepsIn, actions: StepsIn
+    session: AsyncSession,
+    *,
+    account_id: int,
+    name: str,
+    active: bool,
+    triggers: Sequence[TriggerSpec],
+    actions: Sequence[ActionSpec],
 ) -> RuleView:
     """Create a rule; its steps are checked against the seed's table and the account's rows."""
     repo = RuleRepository(session, account_id)
@@ -128,8 +137,8 @@ async def update(
     rule_id: int,
     name: str | None = None,
     active: bool | None = None,
-    triggers: StepsIn | None = None,
-    actions: StepsIn | None = None,
+    triggers: Sequence[TriggerSpec] | None = None,
+    actions: Sequence[ActionSpec] | None = None,
 ) -> RuleView:
     """Change what is given; a step list given replaces the stored one whole."""
     repo = RuleRepository(session, account_id)

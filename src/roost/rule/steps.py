@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
+
+from roost.kit.ids import MAX_ID
 
 TriggerName = Literal[
     "tag_applied",
@@ -38,8 +40,23 @@ ActionName = Literal[
     "delete",
     "create_task",
 ]
-TRIGGERS: tuple[str, ...] = get_args(TriggerName)
-ACTIONS: tuple[str, ...] = get_args(ActionName)
+
+
+class TriggerSpec(Protocol):
+    """A trigger as the client sent it, its name already one of the table's (the API's wire model)."""
+
+    @property
+    def trigger(self) -> TriggerName: ...
+    @property
+    def params(self) -> Mapping[str, Any] | None: ...
+
+
+class ActionSpec(Protocol):
+    @property
+    def action(self) -> ActionName: ...
+    @property
+    def params(self) -> Mapping[str, Any] | None: ...
+
 
 MAX_STEPS = 20
 MAX_TAGS = 20
@@ -47,7 +64,6 @@ MAX_NAME_LENGTH = 255
 MAX_URL_LENGTH = 2048
 MAX_DUE_IN_DAYS = 3650
 MAX_VALUE = 999_999_999_999.99  # the largest conversion value the database keeps
-MAX_ID = 2**63 - 1  # the largest BIGINT: no row can have a larger id
 
 Step = dict[str, Any]
 
@@ -302,7 +318,7 @@ def _create_task(p: _Params) -> Step:
     return params
 
 
-TRIGGER_PARAMS: dict[str, ParamReader] = {
+TRIGGER_PARAMS: dict[TriggerName, ParamReader] = {
     "tag_applied": _tag,
     "tag_removed": _tag,
     "email_opened": _email_activity(with_url=False),
@@ -313,7 +329,7 @@ TRIGGER_PARAMS: dict[str, ParamReader] = {
     "has_conversion": _conversions(whole=True),
     "has_conversion_value": _conversions(whole=False),
 }
-ACTION_PARAMS: dict[str, ParamReader] = {
+ACTION_PARAMS: dict[ActionName, ParamReader] = {
     "apply_tag": _tag,
     "remove_tag": _tag,
     "subscribe": _sequence,
@@ -325,32 +341,23 @@ ACTION_PARAMS: dict[str, ParamReader] = {
 }
 
 
-def _steps(
-    found: Checked, key: str, kind_key: str, readers: Mapping[str, ParamReader], steps: Sequence[Any]
-) -> list[Step]:
-    result: list[Step] = []
-    for index, step in enumerate(steps):
-        path = f"{key}.{index}"
-        kind = step.get(kind_key) if isinstance(step, Mapping) else None
-        reader = readers.get(kind) if isinstance(kind, str) else None
-        if reader is None:
-            found.fail(f"{path}.{kind_key}", f"The selected {path}.{kind_key} is invalid.")
-            continue
-        params = step.get("params") or {}
-        if not isinstance(params, Mapping):
-            found.fail(f"{path}.params", f"The {path}.params must be an object.")
-            continue
-        result.append({kind_key: kind, "params": reader(_Params(params, path, found))})
-    return result
+def _params(found: Checked, path: str, reader: ParamReader, params: Mapping[str, Any] | None) -> Step:
+    return reader(_Params(params or {}, path, found))
 
 
-def check(*, triggers: Sequence[Any] | None, actions: Sequence[Any] | None) -> Checked:
+def check(*, triggers: Sequence[TriggerSpec] | None, actions: Sequence[ActionSpec] | None) -> Checked:
     """Read the given step lists (None: not being changed) into their stored form."""
     found = Checked()
     if triggers is not None:
-        found.triggers = _steps(found, "triggers", "trigger", TRIGGER_PARAMS, triggers)
+        found.triggers = [
+            {"trigger": t.trigger, "params": _params(found, f"triggers.{i}", TRIGGER_PARAMS[t.trigger], t.params)}
+            for i, t in enumerate(triggers)
+        ]
     if actions is not None:
-        found.actions = _steps(found, "actions", "action", ACTION_PARAMS, actions)
+        found.actions = [
+            {"action": a.action, "params": _params(found, f"actions.{i}", ACTION_PARAMS[a.action], a.params)}
+            for i, a in enumerate(actions)
+        ]
     return found
 
 

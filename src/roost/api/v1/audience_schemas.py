@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PlainValidator
 
-from roost.api.v1.wire import MAX_ID, Name, V1Time, WireIn
-from roost.audience.types import MAX_CONDITIONS, MAX_GROUPS
+from roost.api.v1.wire import Name, V1Time, WireIn
+from roost.audience.types import (
+    MAX_CONDITIONS,
+    MAX_GROUPS,
+    GroupMatch,
+    RecipientOperator,
+    RecipientType,
+    SegmentMatch,
+    SegmentOperator,
+    SegmentType,
+)
+from roost.kit.ids import MAX_ID
 from roost.models import Segment
 
 
@@ -40,15 +50,15 @@ class CountOut(BaseModel):
 class RecipientConditionIn(WireIn):
     """`tag`, `sequence` or `segment` by id (a tag also by name); `not_equal` negates it."""
 
-    type: Literal["tag", "sequence", "segment"]
-    operator: Literal["equal", "not_equal"] = "equal"
+    type: RecipientType
+    operator: RecipientOperator = "equal"
     value: IdOrName
 
 
 class RecipientGroupIn(WireIn):
     """`any`: at least one condition holds; `all`: every one does; `exclude`: none does."""
 
-    match: Literal["any", "all", "exclude"] = "any"
+    match: GroupMatch = "any"
     conditions: list[RecipientConditionIn] = Field(min_length=1, max_length=MAX_CONDITIONS)
 
 
@@ -82,16 +92,13 @@ class SegmentConditionIn(WireIn):
     | `subscribed_at`, `confirmed_at` | `before`, `after` | a UTC timestamp `YYYY-MM-DD HH:MM:SS` (or ISO 8601 with an offset); unset never matches |
     """  # noqa: E501
 
-    type: Literal["tag", "sequence", "field", "email_domain", "status", "subscribed_at", "confirmed_at"]
-    operator: Literal[
-        "has", "has_not", "in", "not_in", "equals", "not_equals", "contains", "empty", "not_empty", "before", "after"
-    ]
+    type: SegmentType
+    operator: SegmentOperator
     key: Annotated[str, Field(max_length=64)] | None = None
     value: ConditionValue | None = None
 
 
 Conditions = Annotated[list[SegmentConditionIn], Field(min_length=1, max_length=MAX_CONDITIONS)]
-SegmentMatch = Literal["all", "any"]
 
 
 class SegmentIn(WireIn):

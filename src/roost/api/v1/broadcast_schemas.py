@@ -7,22 +7,16 @@ the field-list form (`schedule: {type, datetime, timezone}`, `sender.footer`).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
 from roost.api.v1.audience_schemas import RecipientGroupOut, Recipients
+from roost.api.v1.mail_schemas import Body, SenderBody, SenderIn, SenderPatch, Subject, value_per_sent
 from roost.api.v1.wire import Email, Name, V1Time, WireIn
 from roost.audience.types import MAX_CONDITIONS, MAX_GROUPS, MAX_RECIPIENT_CONDITIONS, MAX_SEGMENT_REFERENCES
+from roost.broadcast.types import ScheduleType
 from roost.models import Broadcast
-
-Subject = Annotated[str, Field(min_length=1, max_length=998)]
-Body = Annotated[str, Field(min_length=1, max_length=500_000)]
-Company = Annotated[str, Field(max_length=255)]
-Address = Annotated[str, Field(min_length=1, max_length=1000)]
-Footer = Annotated[str, Field(max_length=65_535)]
-
 
 MAX_TEST_ADDRESSES = 10
 
@@ -34,7 +28,7 @@ class ScheduleIn(WireIn):
     account's when omitted). Without `type`, a `datetime` means `scheduled`.
     """
 
-    type: Literal["immediate", "scheduled", "draft"] = "draft"
+    type: ScheduleType = "draft"
     datetime: dt.datetime | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = None
 
@@ -59,23 +53,7 @@ class EmailContentPatch(WireIn):
     body: Body | None = None
 
 
-class SenderIn(WireIn):
-    email: Email
-    name: Name
-    company: Company | None = None
-    address: Address
-    footer: Footer | None = None
-
-
-class SenderPatch(WireIn):
-    email: Email | None = None
-    name: Name | None = None
-    company: Company | None = None
-    address: Address | None = None
-    footer: Footer | None = None
-
-
-class _BroadcastBody(WireIn):
+class _BroadcastBody(SenderBody):
     immediate: bool | None = None
     schedule: Annotated[
         ScheduleIn | None,
@@ -87,7 +65,6 @@ class _BroadcastBody(WireIn):
             },
         ),
     ] = None
-    footer: Footer | None = None
     recipients: Annotated[
         Recipients | None,
         Field(
@@ -113,20 +90,13 @@ class _BroadcastBody(WireIn):
             return UNSCHEDULED
         return self.schedule
 
-    def _content(self, name: str | None, email: Any, sender: Any) -> dict[str, str]:
+    def _content(
+        self, name: str | None, email: EmailContentIn | EmailContentPatch | None, sender: SenderIn | SenderPatch | None
+    ) -> dict[str, str]:
         """Content columns given: nulls of required values are ignored; null company or footer clears them."""
-        values: dict[str, str | None] = {"name": name}
-        if email is not None:
-            values |= {"subject": email.subject, "body": email.body}
-        if sender is not None:
-            values |= {"sender_email": sender.email, "sender_name": sender.name, "sender_address": sender.address}
-            if "company" in sender.model_fields_set:
-                values["sender_company"] = sender.company or ""
-            if "footer" in sender.model_fields_set:
-                values["footer"] = sender.footer or ""
-        if "footer" in self.model_fields_set:  # the top-level footer wins over sender.footer
-            values["footer"] = self.footer or ""
-        return {column: value for column, value in values.items() if value is not None}
+        values = {"name": name} | ({"subject": email.subject, "body": email.body} if email is not None else {})
+        content = {column: value for column, value in values.items() if value is not None}
+        return content | self.sender_columns(sender)
 
 
 class BroadcastIn(_BroadcastBody):
@@ -162,17 +132,15 @@ class SenderOut(BaseModel):
 
 
 class StatsOut(BaseModel):
-    altv: float = Field(description="Conversion value attributed to this email divided by `sent` (0 before any).")
+    altv: int | float = Field(
+        description="Conversion value attributed to this email per email sent, to the cent (0 before any)."
+    )
     clicks: int
     spams: int
     bounces: int
     sent: int
     opens: int
     unsubscribes: int
-
-
-def _altv(value: Decimal, sent: int) -> float:
-    return round(float(value) / sent, 2) if sent else 0.0
 
 
 class BroadcastOut(BaseModel):
@@ -197,7 +165,7 @@ class BroadcastOut(BaseModel):
             email=EmailContentOut(subject=broadcast.subject, body=broadcast.body),
             immediate=broadcast.immediate,
             stats=StatsOut(
-                altv=_altv(broadcast.conversion_value, broadcast.sent),
+                altv=value_per_sent(broadcast.conversion_value, broadcast.sent),
                 clicks=broadcast.clicks,
                 spams=broadcast.spams,
                 bounces=broadcast.bounces,

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field
 
+from roost.api.v1.mail_schemas import Body, SenderBody, SenderIn, SenderPatch, Subject, value_per_sent
 from roost.api.v1.wire import Email, Name, V1Time, WireIn
 from roost.models import Sequence, SequenceEmail
 from roost.sequence import service as sequence_service
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
 
 
 def _empty_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Text = Annotated[str, Field(max_length=255), BeforeValidator(_strip)]
-Address = Annotated[str, Field(min_length=1, max_length=1000), BeforeValidator(_strip)]
 Description = Annotated[str, Field(max_length=65535)]
-Footer = Annotated[str, Field(max_length=65535)]
 # An empty notification address means "tell nobody" (seed 001 sends "").
 Notification = Annotated[Email | None, BeforeValidator(_empty_is_none)]
-Subject = Annotated[str, Field(min_length=1, max_length=998), BeforeValidator(_strip)]
-Body = Annotated[str, Field(min_length=1, max_length=1_000_000)]
 DelayUnit = Literal["minute", "hour", "day", "week"]
 # The per-unit bound (ten years a step) is the service's; this one keeps the integer sane.
 Delay = Annotated[int, Field(ge=0, le=sequence_service.MAX_DELAY_SECONDS // 60, strict=True)]
@@ -37,39 +28,13 @@ Position = Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
 # Sequences ----------------------------------------------------------------------
 
 
-class SenderIn(WireIn):
-    email: Email
-    name: Name
-    company: Text = ""
-    address: Address
-    footer: Footer | None = None
-
-
-class SenderPatch(WireIn):
-    email: Email | None = None
-    name: Name | None = None
-    company: Text | None = None
-    address: Address | None = None
-    footer: Footer | None = None
-
-
-def _footer(top_level: str | None, sender: SenderIn | SenderPatch | None) -> str | None:
-    """The footer may come top-level (seed examples) or inside sender (seed field tables); top-level wins."""
-    return top_level if top_level is not None else sender.footer if sender is not None else None
-
-
-FOOTER_DOC = (
-    "Appended to every email. When it lacks `%sender.address%` or `%unsubscribelink%`, a paragraph with each is "
-    "added; empty, the default footer. Also accepted as `sender.footer`."
-)
 NOTIFICATION_DOC = "An address told of each new member; empty or null: nobody."
 
 
-class SequenceIn(WireIn):
+class SequenceIn(SenderBody):
     name: Name
     description: Description = ""
     sender: SenderIn
-    footer: Footer | None = Field(default=None, description=FOOTER_DOC)
     notification: Notification = Field(default=None, description=NOTIFICATION_DOC)
     active: bool = Field(default=True, description="An inactive sequence pauses its members.")
 
@@ -77,39 +42,25 @@ class SequenceIn(WireIn):
         return {
             "name": self.name,
             "description": self.description,
-            "sender_email": self.sender.email,
-            "sender_name": self.sender.name,
-            "sender_company": self.sender.company,
-            "sender_address": self.sender.address,
-            "footer": _footer(self.footer, self.sender) or "",
+            **self.sender_columns(self.sender),
             "notification": self.notification or "",
             "active": self.active,
         }
 
 
-class SequencePatch(WireIn):
-    """PATCH changes only what is given; a null or empty notification clears it."""
+class SequencePatch(SenderBody):
+    """PATCH changes only what is given; a null notification, company or footer clears it."""
 
     name: Name | None = None
     description: Description | None = None
     sender: SenderPatch | None = None
-    footer: Footer | None = Field(default=None, description=FOOTER_DOC)
     notification: Notification = Field(default=None, description=NOTIFICATION_DOC)
     active: bool | None = Field(default=None, description="An inactive sequence pauses its members.")
 
     def columns(self) -> dict[str, Any]:
-        sender = self.sender
-        candidates: dict[str, Any] = {
-            "name": self.name,
-            "description": self.description,
-            "sender_email": sender.email if sender else None,
-            "sender_name": sender.name if sender else None,
-            "sender_company": sender.company if sender else None,
-            "sender_address": sender.address if sender else None,
-            "footer": _footer(self.footer, sender),
-            "active": self.active,
-        }
+        candidates: dict[str, Any] = {"name": self.name, "description": self.description, "active": self.active}
         columns = {key: value for key, value in candidates.items() if value is not None}
+        columns |= self.sender_columns(self.sender)
         if "notification" in self.model_fields_set:
             columns["notification"] = self.notification or ""
         return columns
@@ -225,14 +176,6 @@ class EmailStatsOut(BaseModel):
     bounces: int
     spams: int
     unsubscribes: int
-
-
-def value_per_sent(value: Decimal, sent: int) -> int | float:
-    """Conversion value per email sent, to the cent; a whole number is an integer, as in the seed's `"ltv": 0`."""
-    if not sent:
-        return 0
-    per_sent = (value / sent).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return int(per_sent) if per_sent == per_sent.to_integral_value() else float(per_sent)
 
 
 class SequenceEmailOut(BaseModel):

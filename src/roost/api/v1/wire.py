@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-MAX_ID = 2**63 - 1
+from roost.kit.ids import MAX_ID
+from roost.kit.timestamps import format_utc, to_utc
 
 
 def _format_time(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+    return None if value is None else format_utc(value)
 
 
 # "YYYY-MM-DD HH:MM:SS" in UTC, null when unset (CONVENTIONS §5).
@@ -55,7 +56,11 @@ class WireIn(BaseModel):
 
 def _as_utc(value: datetime) -> datetime:
     # A time without an offset is UTC, as every /v1 timestamp is (CONVENTIONS §5).
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return to_utc(value)
+    except ValueError:
+        # The field's sentence rather than the kit's.
+        raise ValueError("The {attr} is not a valid date.") from None
 
 
 # Accepts "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 with an offset.

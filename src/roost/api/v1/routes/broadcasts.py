@@ -10,9 +10,9 @@ from roost.api.v1.auth import PrincipalDep
 from roost.api.v1.broadcast_schemas import BroadcastIn, BroadcastOut, BroadcastPatch, TestSendIn, TestSendOut
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
-from roost.api.v1.wire import MAX_ID
 from roost.broadcast import service as broadcast_service
 from roost.delivery import service as delivery_service
+from roost.kit.ids import MAX_ID
 from roost.kit.paging import ListParams
 
 router = v1_router("broadcasts")

@@ -17,8 +17,8 @@ from roost.api.v1.schemas import (
     ContactSubscribeIn,
     ContactTagsIn,
 )
-from roost.api.v1.wire import MAX_ID
 from roost.contact import service as contact_service
+from roost.kit.ids import MAX_ID
 from roost.kit.paging import ListParams
 
 router = v1_router("contacts")

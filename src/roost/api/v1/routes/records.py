@@ -25,9 +25,9 @@ from roost.api.v1.crm_schemas import (
 )
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
-from roost.api.v1.wire import MAX_ID
 from roost.crm import service as crm_service
 from roost.crm.service import RecordKind
+from roost.kit.ids import MAX_ID
 from roost.kit.paging import ListParams
 
 router = v1_router("contact records")

@@ -1,17 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
-from pydantic import BaseModel
 
 from roost.api.deps import SessionDep
 from roost.api.v1.auth import PrincipalDep
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
 from roost.api.v1.rule_schemas import RuleIn, RuleOut, RulePatch
-from roost.api.v1.wire import MAX_ID
+from roost.kit.ids import MAX_ID
 from roost.kit.paging import ListParams
 from roost.rule import service as rule_service
 
@@ -26,10 +24,6 @@ exist in the account: an unknown id answers 422 naming its path (`triggers.0.par
 `last_run_at` stays null until the rule first runs."""
 RuleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 RuleList = Annotated[ListParams, Depends(list_params(rule_service.SEARCH_BY, rule_service.ORDER_BY))]
-
-
-def _dump(steps: Sequence[BaseModel]) -> list[dict[str, Any]]:
-    return [step.model_dump() for step in steps]
 
 
 @router.get("/rules", response_model=PageOut[RuleOut], summary="List rules")
@@ -52,8 +46,8 @@ async def create_rule(body: RuleIn, session: SessionDep, principal: PrincipalDep
         account_id=principal.account_id,
         name=body.name,
         active=body.active,
-        triggers=_dump(body.triggers),
-        actions=_dump(body.actions),
+        triggers=body.triggers,
+        actions=body.actions,
     )
     return RuleOut.of(rule)
 
@@ -71,8 +65,8 @@ async def update_rule(rule_id: RuleId, body: RulePatch, session: SessionDep, pri
         rule_id=rule_id,
         name=body.name,
         active=body.active,
-        triggers=None if body.triggers is None else _dump(body.triggers),
-        actions=None if body.actions is None else _dump(body.actions),
+        triggers=body.triggers,
+        actions=body.actions,
     )
     return RuleOut.of(rule)
 

@@ -9,8 +9,8 @@ from roost.api.v1.audience_schemas import CountOut, SegmentIn, SegmentOut, Segme
 from roost.api.v1.auth import PrincipalDep
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
-from roost.api.v1.wire import MAX_ID
 from roost.audience import service as audience_service
+from roost.kit.ids import MAX_ID
 from roost.kit.paging import ListParams
 
 router = v1_router("segments")

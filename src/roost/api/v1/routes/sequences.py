@@ -16,7 +16,7 @@ from roost.api.v1.sequence_schemas import (
     SequenceOut,
     SequencePatch,
 )
-from roost.api.v1.wire import MAX_ID
+from roost.kit.ids import MAX_ID
 from roost.kit.paging import ListParams
 from roost.sequence import service as sequence_service
 

@@ -9,7 +9,7 @@ from roost.api.v1.auth import PrincipalDep
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
 from roost.api.v1.schemas import TagIn, TagOut, TagPatch
-from roost.api.v1.wire import MAX_ID
+from roost.kit.ids import MAX_ID
 from roost.kit.paging import ListParams
 from roost.tag import service as tag_service
 
