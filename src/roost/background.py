@@ -8,6 +8,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.config import Settings
+from roost.db import Gate, no_gate
 from roost.delivery.runner import DeliveryRunner
 from roost.jobs.runner import Worker
 
@@ -19,8 +20,13 @@ class Loop(Protocol):
 
 
 class Background:
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self.loops: list[Loop] = [Worker(sessionmaker), DeliveryRunner.from_settings(settings, sessionmaker)]
+    def __init__(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], gate: Gate = no_gate
+    ) -> None:
+        self.loops: list[Loop] = [
+            Worker(sessionmaker),
+            DeliveryRunner.from_settings(settings, sessionmaker, gate=gate),
+        ]
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from roost.kit.rates import parse_domain_rates, parse_rate
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROOST_", extra="ignore")
@@ -27,6 +29,29 @@ class Settings(BaseSettings):
     )
     smtp_concurrency: int = Field(default=8, ge=1, le=200, description="SMTP connections used at once (pooled).")
     smtp_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for each SMTP reply.")
+    smtp_rate: str = Field(
+        default="0",
+        description=(
+            "Most messages sent per period by all senders together, in `limits` notation (e.g. 100/second);"
+            " 0 for no limit. Shared by every process through redis_url when it is set."
+        ),
+    )
+    smtp_domain_rates: str = Field(
+        default="",
+        description=(
+            "Most messages per period to each recipient domain: gmail.com=20/second,*=10/second"
+            " (`*`: every other domain, each on its own). Empty for no limit."
+        ),
+    )
+    delivery_lease: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description=(
+            "Seconds a sender holds the messages it claimed before another may take them over; renewed"
+            " while it works, so only a sender that died loses its messages, this long after."
+        ),
+    )
     bounce_domain: str = Field(
         default="",
         description=(
@@ -48,6 +73,19 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
 
+    @field_validator("smtp_rate")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        if value.strip() not in ("", "0"):
+            parse_rate(value)
+        return value
+
+    @field_validator("smtp_domain_rates")
+    @classmethod
+    def _valid_domain_rates(cls, value: str) -> str:
+        parse_domain_rates(value)
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -64,6 +102,10 @@ class Settings(BaseSettings):
     @property
     def rate_limit_enabled(self) -> bool:
         return self.rate_limit.strip() not in ("", "0")
+
+    @property
+    def smtp_rate_enabled(self) -> bool:
+        return self.smtp_rate.strip() not in ("", "0")
 
     @property
     def effective_secret_key(self) -> str:

@@ -1,12 +1,13 @@
 """A real SMTP server (aiosmtpd) in the test's event loop that records what it accepts.
 
 It can refuse chosen recipients with a chosen reply, refuse or delay DATA, require a login, count
-connections, and go down and come back on the same port.
+connections (and tell how many are open), and go down and come back on the same port.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ class Received:
     envelope_from: str
     recipients: list[str]
     data: bytes
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -38,6 +40,10 @@ class Sink:
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    @property
+    def open_connections(self) -> int:
+        return sum(1 for p in self._protocols if p.transport is not None and not p.transport.is_closing())
 
     @property
     def url(self) -> str:

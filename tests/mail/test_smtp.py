@@ -151,12 +151,12 @@ async def test_a_refused_message_is_classified_too(sink: Sink, reply: str, statu
     assert (outcome.status, outcome.code) == (status, int(reply[:3]))
 
 
-async def test_the_relay_going_down_is_transient_and_sending_resumes_when_it_is_back(sink: Sink) -> None:
+async def test_the_relay_going_down_is_unreachable_and_sending_resumes_when_it_is_back(sink: Sink) -> None:
     transport = transport_for(sink)
     assert (await transport.send("bounces+t@shop.example", ["a@example.com"], MESSAGE)).status is DeliveryStatus.SENT
     await sink.stop()  # drops the pooled connection too
     down = await transport.send("bounces+t@shop.example", ["b@example.com"], MESSAGE)
-    assert (down.status, down.code) == (DeliveryStatus.TRANSIENT, None)
+    assert (down.status, down.code) == (DeliveryStatus.UNREACHABLE, None)
     assert "connect" in down.message.lower()
     await sink.start()  # same port
     back = await transport.send("bounces+t@shop.example", ["c@example.com"], MESSAGE)
@@ -184,7 +184,7 @@ async def test_a_relay_that_does_not_answer_in_time_is_transient(sink: Sink) -> 
     assert (outcome.status, outcome.code) == (DeliveryStatus.TRANSIENT, None)
 
 
-async def test_credentials_from_the_url_log_in_and_bad_ones_are_transient() -> None:
+async def test_credentials_from_the_url_log_in_and_bad_ones_leave_the_relay_unreachable() -> None:
     sink = Sink(credentials=("roost", "s3cret:@"))
     await sink.start()
     try:
@@ -198,8 +198,8 @@ async def test_credentials_from_the_url_log_in_and_bad_ones_are_transient() -> N
         )
         outcome = await bad.send("bounces+t@shop.example", ["a@example.com"], MESSAGE)
         await bad.close()
-        # A login failure is the relay's configuration, not the recipient's fault: retry later.
-        assert (outcome.status, outcome.code) == (DeliveryStatus.TRANSIENT, 535)
+        # A login failure is the relay's configuration, not the recipient's fault: wait for the relay.
+        assert (outcome.status, outcome.code) == (DeliveryStatus.UNREACHABLE, 535)
     finally:
         await sink.stop()
     assert len(sink.received) == 1

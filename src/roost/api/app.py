@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        background = Background(settings, state.sessionmaker) if run_worker else None
+        background = Background(settings, state.sessionmaker, state.write_gate) if run_worker else None
         listener = bounce_listener(settings, state.sessionmaker, state.write_gate) if run_worker else None
         if background:
             background.start()

@@ -106,7 +106,10 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run the background worker alone (jobs and delivery, for scaled deployments)."""
+    import uvloop
+
     from roost.background import Background
+    from roost.db import WriteGate
 
     _logging()
 
@@ -115,7 +118,7 @@ def worker() -> None:
 
         settings = get_settings()
         engine = create_engine(settings.effective_database_url)
-        runner = Background(settings, create_sessionmaker(engine))
+        runner = Background(settings, create_sessionmaker(engine), WriteGate(engine))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, runner.stop)
@@ -124,7 +127,7 @@ def worker() -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(main())
+    uvloop.run(main())
 
 
 @app.command("bounce-listener")

@@ -1,14 +1,24 @@
 """Engine, sessions, the declarative base and column types."""
 
 from roost.db.base import Base, UTCDateTime
-from roost.db.engine import WriteGate, async_url, create_engine, create_read_sessionmaker, create_sessionmaker
+from roost.db.engine import (
+    Gate,
+    WriteGate,
+    async_url,
+    create_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+    no_gate,
+)
 
 __all__ = [
     "Base",
+    "Gate",
     "UTCDateTime",
     "WriteGate",
     "async_url",
     "create_engine",
     "create_read_sessionmaker",
     "create_sessionmaker",
+    "no_gate",
 ]

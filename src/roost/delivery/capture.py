@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from roost.db import Gate, no_gate
 from roost.mail.smtp import DeliveryStatus, SendOutcome
 from roost.models import CapturedMail
 
@@ -17,12 +18,13 @@ _HEADERS = email.parser.BytesHeaderParser(policy=email.policy.default)
 class CaptureTransport:
     """Stores each message as it would have gone out; it always "delivers"."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], gate: Gate = no_gate) -> None:
         self.sessionmaker = sessionmaker
+        self.gate = gate
 
     async def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> SendOutcome:
         subject = str(_HEADERS.parsebytes(message).get("subject", ""))[:998]
-        async with self.sessionmaker() as session, session.begin():
+        async with self.gate(), self.sessionmaker() as session, session.begin():
             session.add(
                 CapturedMail(
                     envelope_from=envelope_from, recipients=", ".join(recipients), subject=subject, raw=message

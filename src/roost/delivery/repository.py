@@ -20,6 +20,13 @@ UNFINISHED = ("queued", "sending")
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
+@dataclass(slots=True)
+class Lease:
+    """How long a sender holds the messages it claimed together; renewed while it still works on them."""
+
+    until: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimedMessage:
     id: int
@@ -31,7 +38,7 @@ class ClaimedMessage:
     to_address: str
     attempts: int
     created_at: datetime
-    lease_until: datetime
+    lease: Lease
 
 
 def _locking(session: AsyncSession, statement: SelectT) -> SelectT:
@@ -127,11 +134,11 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
         .order_by(Message.id)
         .limit(limit),
     )
-    lease_until = now + lease
+    held = Lease(now + lease)
     claimed = await session.execute(
         update(Message)
         .where(Message.id.in_(due.scalar_subquery()))
-        .values(status="sending", due_at=lease_until, attempts=Message.attempts + 1)
+        .values(status="sending", due_at=held.until, attempts=Message.attempts + 1)
         .returning(
             Message.id,
             Message.account_id,
@@ -144,7 +151,7 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
             Message.created_at,
         )
     )
-    return sorted((ClaimedMessage(*row, lease_until) for row in claimed.all()), key=lambda message: message.id)
+    return sorted((ClaimedMessage(*row, held) for row in claimed.all()), key=lambda message: message.id)
 
 
 async def contacts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Contact]:
@@ -183,6 +190,26 @@ async def conclude(
             update(Message)
             .where(Message.id.in_(ids), Message.status == "sending", Message.due_at == lease_until)
             .values(status=status, **values)
+        )
+
+
+async def renew(session: AsyncSession, ids: Sequence[int], *, lease: Lease, until: datetime) -> None:
+    """Hold claimed messages longer (the caller then moves `lease.until`, once this is committed)."""
+    if ids:
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(ids), Message.status == "sending", Message.due_at == lease.until)
+            .values(due_at=until)
+        )
+
+
+async def release(session: AsyncSession, ids: Sequence[int], *, lease: Lease, now: datetime) -> None:
+    """Hand claimed messages that were not sent back to every sender, at once and without counting the claim."""
+    if ids:
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(ids), Message.status == "sending", Message.due_at == lease.until)
+            .values(due_at=now, attempts=Message.attempts - 1)
         )
 
 

@@ -1,31 +1,56 @@
-"""The delivery loop run by `roost serve` and `roost worker`: start due broadcasts, send due messages."""
+"""The delivery loop run by `roost serve` and `roost worker`: start due broadcasts, send due messages.
+
+Three stages run side by side in one process:
+
+- the feeder claims batches of due messages (leased, so a dead sender's messages are taken over),
+  prepares them and queues them, one batch ahead of the senders;
+- one sender task per SMTP connection renders a message, sends it, and does not take the next
+  one until the outcome is committed. At a crash, the mail accepted by the relay but not yet
+  recorded, which goes out again when the lease runs out, is at most one message per connection.
+  A relay that cannot be reached pauses every sender (the message is not counted as an attempt);
+- the recorder commits the outcomes of all senders together (group commit), and renews the
+  leases of the messages still held so a slow relay never lets them go to another sender.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.config import Settings
+from roost.db import Gate, no_gate
 from roost.delivery import repository, service
 from roost.delivery.addressing import Addressing
 from roost.delivery.capture import CaptureTransport
-from roost.delivery.sender import MessageSender
+from roost.delivery.pacing import Pacer
+from roost.delivery.repository import ClaimedMessage
+from roost.delivery.sender import RETRY_DEADLINE, Delivery, MessageSender
 from roost.kit.clock import utcnow
 from roost.mail.dkim import DkimKeyring
-from roost.mail.smtp import SmtpTransport, Transport
+from roost.mail.smtp import DeliveryStatus, SendOutcome, SmtpTransport, Transport
 
 log = logging.getLogger("roost.delivery")
+# How long the recorder waits before trying a failed write again (the senders wait meanwhile).
+RECORD_RETRY = 1.0
+CAPTURE_CONCURRENCY = 4
+# While the relay cannot be reached, senders wait this long, doubling up to the last, between tries.
+RELAY_FIRST_BACKOFF = 0.5
+RELAY_LAST_BACKOFF = 30.0
 
 
-def transport_for(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> Transport:
+def transport_for(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], gate: Gate = no_gate
+) -> Transport:
     """SMTP when a relay is configured, else the capture transport (CONVENTIONS §9)."""
     if settings.smtp_url:
         return SmtpTransport.from_settings(settings)
-    return CaptureTransport(sessionmaker)
+    return CaptureTransport(sessionmaker, gate)
 
 
 class DeliveryRunner:
@@ -34,61 +59,260 @@ class DeliveryRunner:
         sessionmaker: async_sessionmaker[AsyncSession],
         sender: MessageSender,
         *,
-        # A batch must be sent well within its lease, or another sender takes it over and it goes
-        # out twice: 100 messages over 8 connections at a 30 s reply timeout take at most ~6 minutes.
-        batch_size: int = 100,
+        gate: Gate = no_gate,
+        concurrency: int = 8,
+        batch_size: int = 200,
         poll_interval: float = 0.5,
-        lease: timedelta = timedelta(minutes=10),
+        lease: timedelta = timedelta(seconds=60),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.sender = sender
+        self.gate = gate
+        self.concurrency = concurrency
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.lease = lease
         self._stopping = asyncio.Event()
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._room = asyncio.Event()  # set when the queue runs low: time to claim the next batch
+        self._held: dict[int, ClaimedMessage] = {}  # claimed, not yet recorded
+        self._outcomes: list[tuple[ClaimedMessage, SendOutcome, asyncio.Future[None]]] = []
+        self._outcomes_waiting = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._relay_up = asyncio.Event()
+        self._relay_up.set()
+        self._relay_backoff = RELAY_FIRST_BACKOFF
 
     @classmethod
-    def from_settings(cls, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> DeliveryRunner:
+    def from_settings(
+        cls, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], *, gate: Gate = no_gate
+    ) -> DeliveryRunner:
         sender = MessageSender(
-            transport_for(settings, sessionmaker),
+            transport_for(settings, sessionmaker, gate),
             Addressing.from_settings(settings),
             dkim=DkimKeyring.from_settings(settings),
+            pacer=Pacer.from_settings(settings),
         )
-        return cls(sessionmaker, sender)
+        return cls(
+            sessionmaker,
+            sender,
+            gate=gate,
+            concurrency=settings.smtp_concurrency if settings.smtp_url else CAPTURE_CONCURRENCY,
+            lease=timedelta(seconds=settings.delivery_lease),
+        )
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run_once(self) -> int:
-        """One pass: start due broadcasts, queue due sequence steps, send one batch, close finished broadcasts."""
-        async with self.sessionmaker() as session, session.begin():
-            await service.start_due_broadcasts(session, now=utcnow())
-        async with self.sessionmaker() as session, session.begin():
-            await service.advance_sequences(session, now=utcnow())
-        async with self.sessionmaker() as session, session.begin():
-            batch = await repository.claim(session, now=utcnow(), limit=self.batch_size, lease=self.lease)
-        if batch:
-            async with self.sessionmaker() as session:
-                prepared = await self.sender.prepare(session, batch)
-            outcomes = await self.sender.deliver(prepared)  # no transaction open while SMTP talks
-            async with self.sessionmaker() as session, session.begin():
-                await self.sender.record(session, prepared, outcomes)
-        async with self.sessionmaker() as session, session.begin():
-            await service.finish_broadcasts(session, now=utcnow())
-        return len(batch)
+        """One whole pass: housekeeping, then one batch claimed, sent and recorded; how many were claimed."""
+        self._start_stages()
+        try:
+            await self._housekeeping()
+            claimed = await self._claim_batch()
+            await self._queue.join()
+            await self._finish_broadcasts()
+        finally:
+            await self._stop_stages()
+        return claimed
 
     async def run(self) -> None:
         log.info("delivery started")
+        self._start_stages()
+        loop = asyncio.get_running_loop()
+        next_housekeeping = 0.0
         try:
             while not self._stopping.is_set():
                 try:
-                    handled = await self.run_once()
-                except Exception:  # a database or relay hiccup must not end delivery; the next pass retries
+                    if loop.time() >= next_housekeeping:
+                        await self._housekeeping()
+                        await self._finish_broadcasts()
+                        next_housekeeping = loop.time() + self.poll_interval
+                    if self._queue.qsize() < self.batch_size and await self._claim_batch():
+                        continue
+                except Exception:  # a database hiccup must not end delivery; the next pass retries
                     log.exception("delivery pass failed")
-                    handled = 0
-                if not handled:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_interval)
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake(), timeout=self.poll_interval)
+        finally:
+            await self._shutdown()
+            log.info("delivery stopped")
+
+    async def _wake(self) -> None:
+        """Return when the queue has room for another batch or delivery is stopping."""
+        waiters = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._room.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def _start_stages(self) -> None:
+        self._tasks = [asyncio.create_task(self._record_outcomes())]
+        self._tasks += [asyncio.create_task(self._send_queued()) for _ in range(self.concurrency)]
+
+    async def _stop_stages(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _housekeeping(self) -> None:
+        async with self.gate(), self.sessionmaker() as session, session.begin():
+            await service.start_due_broadcasts(session, now=utcnow())
+        async with self.gate(), self.sessionmaker() as session, session.begin():
+            await service.advance_sequences(session, now=utcnow())
+
+    async def _finish_broadcasts(self) -> None:
+        async with self.gate(), self.sessionmaker() as session, session.begin():
+            await service.finish_broadcasts(session, now=utcnow())
+
+    async def _claim_batch(self) -> int:
+        """Claim, prepare and queue one batch; how many messages were claimed."""
+        async with self.gate(), self.sessionmaker() as session, session.begin():
+            batch = await repository.claim(session, now=utcnow(), limit=self.batch_size, lease=self.lease)
+        if not batch:
+            return 0
+        # Should this fail, the batch is not held: its lease runs out and another pass takes it up.
+        async with self.sessionmaker() as session:
+            prepared = await self.sender.prepare(session, batch)
+        if prepared.cancelled or prepared.uncomposable:
+            async with self.gate(), self.sessionmaker() as session, session.begin():
+                await self.sender.settle(session, prepared)
+        self._held.update((delivery.message.id, delivery.message) for delivery in prepared.deliveries)
+        for delivery in prepared.deliveries:
+            self._queue.put_nowait(delivery)
+        return len(batch)
+
+    async def _send_queued(self) -> None:
+        """One connection's worth of sending: a message goes out only once the previous one is recorded."""
+        while True:
+            delivery = await self._queue.get()
+            try:
+                outcome = await self._send(delivery)
+                recorded = asyncio.get_running_loop().create_future()
+                self._outcomes.append((delivery.message, outcome, recorded))
+                self._outcomes_waiting.set()
+                await recorded
+            finally:
+                self._queue.task_done()
+                if self._queue.qsize() < self.batch_size:
+                    self._room.set()
+
+    async def _send(self, delivery: Delivery) -> SendOutcome:
+        """Send one message, waiting out a relay that cannot be reached instead of counting it as an attempt."""
+        retried = False
+        while True:
+            await self._relay_up.wait()
+            try:
+                outcome = await self.sender.send(delivery)
+            except Exception as exc:  # whatever went wrong, the message is retried, never lost
+                log.exception("sending message %s failed", delivery.message.id)
+                return SendOutcome(DeliveryStatus.TRANSIENT, None, f"{type(exc).__name__}: {exc}")
+            if outcome.status is DeliveryStatus.UNREACHABLE:
+                if utcnow() - delivery.message.created_at >= RETRY_DEADLINE:
+                    return outcome  # the relay has been away for days: the message fails
+                await self._wait_for_relay(outcome)
+                continue
+            if outcome.status is DeliveryStatus.TRANSIENT and outcome.code is None and not retried:
+                # The connection broke mid-transaction (the relay restarting?): once more on a new one.
+                retried = True
+                continue
+            self._relay_backoff = RELAY_FIRST_BACKOFF
+            return outcome
+
+    async def _wait_for_relay(self, outcome: SendOutcome) -> None:
+        """Pause every sender: the first to find the relay away waits a growing while, then all try again."""
+        if not self._relay_up.is_set():
+            await self._relay_up.wait()
+            return
+        self._relay_up.clear()
+        delay, self._relay_backoff = self._relay_backoff, min(self._relay_backoff * 2, RELAY_LAST_BACKOFF)
+        log.warning("the relay cannot be reached (%s); trying again in %.1f s", outcome.message, delay)
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self._relay_up.set()
+
+    async def _record_outcomes(self) -> None:
+        """Commit the outcomes gathered meanwhile in one transaction; renew leases when they are half gone."""
+        loop = asyncio.get_running_loop()
+        renew_every = self.lease.total_seconds() / 3
+        next_renewal = loop.time() + renew_every
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outcomes_waiting.wait(), timeout=max(next_renewal - loop.time(), 0))
+            self._outcomes_waiting.clear()
+            outcomes, self._outcomes = self._outcomes, []
+            renewing = loop.time() >= next_renewal
+            renewed: list[tuple[repository.Lease, datetime]] = []
+            while True:
+                try:
+                    async with self.gate(), self.sessionmaker() as session, session.begin():
+                        await self._relax_durability(session)
+                        await self.sender.record(session, [(message, outcome) for message, outcome, _ in outcomes])
+                        for message, _, _ in outcomes:
+                            self._held.pop(message.id, None)
+                        if renewing:
+                            renewed = await self._renew(session)
+                    break
+                except Exception:  # the database is away: keep the outcomes and try again; senders wait
+                    log.exception("recording %d outcomes failed", len(outcomes))
+                    await asyncio.sleep(RECORD_RETRY)
+            for lease, until in renewed:
+                lease.until = until
+            if renewing:
+                next_renewal = loop.time() + renew_every
+            for _, _, recorded in outcomes:
+                recorded.set_result(None)
+
+    async def _renew(self, session: AsyncSession) -> list[tuple[repository.Lease, datetime]]:
+        """Extend the lease of every message still held; the new ends, applied once committed."""
+        by_lease: defaultdict[int, list[ClaimedMessage]] = defaultdict(list)
+        for message in self._held.values():
+            by_lease[id(message.lease)].append(message)
+        until = utcnow() + self.lease
+        renewed = []
+        for messages in by_lease.values():
+            lease = messages[0].lease
+            await repository.renew(session, [m.id for m in messages], lease=lease, until=until)
+            renewed.append((lease, until))
+        return renewed
+
+    @staticmethod
+    async def _relax_durability(session: AsyncSession) -> None:
+        """Outcomes commit without waiting for PostgreSQL's disk flush.
+
+        A database crash (not a process crash) may forget the last fraction of a second of
+        outcomes; those messages are then sent once more, which is the same promise a killed
+        sender gives. Waiting for the flush would cap each connection at a few hundred messages
+        per second.
+        """
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("SET LOCAL synchronous_commit = off"))
+
+    async def _shutdown(self) -> None:
+        """Finish the sends under way, hand queued messages back to other senders, close the transport."""
+        unsent: list[ClaimedMessage] = []
+        while not self._queue.empty():
+            delivery = self._queue.get_nowait()
+            self._queue.task_done()
+            unsent.append(delivery.message)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._queue.join(), timeout=30)  # the sends in flight and their outcomes
+        await self._stop_stages()
+        try:
+            if unsent:
+                async with self.gate(), self.sessionmaker() as session, session.begin():
+                    by_lease: defaultdict[int, list[ClaimedMessage]] = defaultdict(list)
+                    for message in unsent:
+                        by_lease[id(message.lease)].append(message)
+                    for messages in by_lease.values():
+                        await repository.release(
+                            session, [m.id for m in messages], lease=messages[0].lease, now=utcnow()
+                        )
+        except Exception:  # their lease runs out instead
+            log.exception("releasing %d unsent messages failed", len(unsent))
         finally:
             await self.sender.transport.close()
-            log.info("delivery stopped")

@@ -1,15 +1,14 @@
 """Turning claimed messages into mail: compose once per email, render per recipient, send, record.
 
-A batch goes through three steps so that no database transaction stays open while SMTP
-talks: `prepare` reads what the batch needs, `deliver` sends with no session at all, and
-`record` writes the outcomes while the claim still holds. Outcomes are classified at the edge
+No database transaction stays open while SMTP talks: `prepare` reads what a batch needs,
+`send` renders and sends one message with no session at all, and `record` writes outcomes
+while the claim still holds. Outcomes are classified at the edge
 (mail.smtp): sent, transient (retried with back-off until a deadline) or permanent (the
 recipient bounces). Statuses only move forward.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,7 @@ from roost.bounce import service as bounce_service
 from roost.bounce.reports import Report
 from roost.delivery import repository, stats
 from roost.delivery.addressing import Addressing
+from roost.delivery.pacing import Pacer
 from roost.delivery.repository import ClaimedMessage
 from roost.field import service as field_service
 from roost.kit.clock import utcnow
@@ -59,30 +59,37 @@ class Delivery:
 class PreparedBatch:
     deliveries: list[Delivery] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
-    # Messages whose email cannot be composed (e.g. a sender address the format cannot carry): why.
-    uncomposable: dict[int, str] = field(default_factory=dict)
-    lease_until: datetime | None = None
+    # Messages whose email cannot be composed (e.g. a sender address the format cannot carry), with why.
+    uncomposable: list[tuple[ClaimedMessage, str]] = field(default_factory=list)
 
 
 class MessageSender:
     """Sends batches of claimed messages through one transport; keeps compiled emails between batches."""
 
-    def __init__(self, transport: Transport, addressing: Addressing, *, dkim: DkimKeyring | None = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        addressing: Addressing,
+        *,
+        dkim: DkimKeyring | None = None,
+        pacer: Pacer | None = None,
+    ) -> None:
         self.transport = transport
         self.addressing = addressing
         self.dkim = dkim
+        self.pacer = pacer
         self._compiled: OrderedDict[tuple[object, ...], CompiledEmail] = OrderedDict()
 
     async def prepare(self, session: AsyncSession, batch: Sequence[ClaimedMessage]) -> PreparedBatch:
         """Read what the batch needs: its emails (compiled) and its contacts."""
-        prepared = PreparedBatch(lease_until=batch[0].lease_until if batch else None)
+        prepared = PreparedBatch()
         contacts = await repository.contacts(session, [m.contact_id for m in batch if m.contact_id is not None])
         emails, broken = await self._emails(session, batch)
         for message in batch:
             contact = contacts.get(message.contact_id) if message.contact_id is not None else None
             owner = _email_of(message)
             if owner in broken:
-                prepared.uncomposable[message.id] = broken[owner]
+                prepared.uncomposable.append((message, broken[owner]))
             elif owner in emails and _mailable(message, contact):
                 names = (contact.first_name, contact.last_name) if contact else ()
                 prepared.deliveries.append(
@@ -97,11 +104,8 @@ class MessageSender:
                 prepared.cancelled.append(message.id)  # the email or contact is gone, or may no longer be mailed
         return prepared
 
-    async def deliver(self, prepared: PreparedBatch) -> list[SendOutcome]:
-        """Render and send every delivery, as many at once as the transport allows; no database here."""
-        return list(await asyncio.gather(*(self._deliver(delivery) for delivery in prepared.deliveries)))
-
-    async def _deliver(self, delivery: Delivery) -> SendOutcome:
+    async def send(self, delivery: Delivery) -> SendOutcome:
+        """Render one delivery and hand it to the transport, at the pace allowed; no database here."""
         message = delivery.message
         links = self.addressing.links(message.id)
         # Opens and clicks are tracked on marketing mail (CONVENTIONS §8); a proof goes out as written.
@@ -120,39 +124,45 @@ class MessageSender:
             rendered = delivery.compiled.render(recipient)
         except ValueError as exc:  # an address or value the message format cannot carry
             return SendOutcome(DeliveryStatus.PERMANENT, None, f"cannot compose: {exc}")
+        if self.pacer is not None:
+            await self.pacer.wait(message.to_address)
         return await self.transport.send(rendered.envelope_from, [message.to_address], rendered.data)
 
-    async def record(self, session: AsyncSession, prepared: PreparedBatch, outcomes: Sequence[SendOutcome]) -> None:
-        """Write every outcome (the caller commits); one UPDATE per kind of outcome, not per message."""
-        if prepared.lease_until is None:
-            return
-        lease = prepared.lease_until
-        now = utcnow()
+    async def settle(self, session: AsyncSession, prepared: PreparedBatch) -> None:
+        """Write what a batch decided before sending: cancelled and uncomposable messages (the caller commits)."""
         await repository.cancel(session, prepared.cancelled)
-        sent: list[ClaimedMessage] = []
+        failed: defaultdict[tuple[datetime, str], list[int]] = defaultdict(list)
+        for message, reason in prepared.uncomposable:
+            failed[(message.lease.until, reason)].append(message.id)
+        for (lease_until, reason), ids in failed.items():
+            await repository.conclude(session, ids, lease_until=lease_until, status="failed", last_error=reason)
+
+    async def record(self, session: AsyncSession, results: Sequence[tuple[ClaimedMessage, SendOutcome]]) -> None:
+        """Write how sends ended (the caller commits); one UPDATE per kind of outcome, not per message."""
+        now = utcnow()
+        sent: defaultdict[datetime, list[ClaimedMessage]] = defaultdict(list)
         bounced: list[tuple[ClaimedMessage, SendOutcome]] = []
         # Retries wait their back-off; failures past the deadline end. Grouped by what is written.
-        later: defaultdict[tuple[datetime, int | None, str], list[int]] = defaultdict(list)
-        failed: defaultdict[tuple[int | None, str], list[int]] = defaultdict(list)
-        for message_id, reason in prepared.uncomposable.items():
-            failed[(None, reason)].append(message_id)
-        for delivery, outcome in zip(prepared.deliveries, outcomes, strict=True):
-            message, reply = delivery.message, outcome.message[:2000]
+        later: defaultdict[tuple[datetime, datetime, int | None, str], list[int]] = defaultdict(list)
+        failed: defaultdict[tuple[datetime, int | None, str], list[int]] = defaultdict(list)
+        for message, outcome in results:
+            lease, reply = message.lease.until, outcome.message[:2000]
             if outcome.status is DeliveryStatus.SENT:
-                sent.append(message)
+                sent[lease].append(message)
             elif outcome.status is DeliveryStatus.PERMANENT:
                 bounced.append((message, outcome))
             elif now - message.created_at >= RETRY_DEADLINE:
-                failed[(outcome.code, reply)].append(message.id)
+                failed[(lease, outcome.code, reply)].append(message.id)
             else:
-                later[(now + retry_delay(message.attempts), outcome.code, reply)].append(message.id)
-        await repository.conclude(session, [m.id for m in sent], lease_until=lease, status="sent", sent_at=now)
-        await stats.count_many(session, sent, "sent")
-        for (code, reply), ids in failed.items():
+                later[(lease, now + retry_delay(message.attempts), outcome.code, reply)].append(message.id)
+        for lease, messages in sent.items():
+            await repository.conclude(session, [m.id for m in messages], lease_until=lease, status="sent", sent_at=now)
+        await stats.count_many(session, [m for messages in sent.values() for m in messages], "sent")
+        for (lease, code, reply), ids in failed.items():
             await repository.conclude(
                 session, ids, lease_until=lease, status="failed", smtp_code=code, last_error=reply
             )
-        for (due_at, code, reply), ids in later.items():
+        for (lease, due_at, code, reply), ids in later.items():
             await repository.conclude(
                 session, ids, lease_until=lease, status="sending", due_at=due_at, smtp_code=code, last_error=reply
             )

@@ -3,7 +3,8 @@
 Failures are classified where they happen (the Mailman rule): a 5xx reply other than 552 is
 permanent; a 4xx reply, 552 (storage exceeded), a timeout, a refused or reset connection are
 transient. A failure to set up the session (connect, TLS, EHLO, login) says nothing about the
-recipients, so it is transient whatever its code.
+recipients: it is `unreachable` whatever its code, and the sender waits for the relay rather
+than counting it against the message.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ _FALSE = ("0", "false", "no", "off")
 
 
 class DeliveryStatus(StrEnum):
-    """What an attempt achieved: accepted by the relay, worth retrying, or final (a bounce)."""
+    """What an attempt achieved: accepted by the relay, worth retrying, or final (a bounce); or
+    nothing at all, because the relay could not be reached."""
 
     SENT = "sent"
     TRANSIENT = "transient"
     PERMANENT = "permanent"
+    UNREACHABLE = "unreachable"
 
 
 def classify(code: int | None) -> DeliveryStatus:
@@ -189,9 +192,9 @@ class SmtpTransport:
             try:
                 client = await self._connect()
             except aiosmtplib.SMTPResponseException as exc:
-                return SendOutcome(DeliveryStatus.TRANSIENT, exc.code, exc.message)
+                return SendOutcome(DeliveryStatus.UNREACHABLE, exc.code, exc.message)
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                return SendOutcome(DeliveryStatus.TRANSIENT, None, str(exc) or type(exc).__name__)
+                return SendOutcome(DeliveryStatus.UNREACHABLE, None, str(exc) or type(exc).__name__)
             try:
                 return await self._attempt(client, sender, addresses, message)
             except _StaleConnection as exc:
