@@ -232,6 +232,10 @@ async def test_a_tampered_or_foreign_confirm_link_is_the_404_page(
         assert response.status_code == 404, forged
         assert "This link is not valid" in response.text
         assert response.headers["content-type"].startswith("text/html")
+    # Nor does a confirm token open, click or unsubscribe anything.
+    for elsewhere in (f"/u/{token}", f"/t/o/{token}"):
+        assert (await client.get(elsewhere)).status_code == 404, elsewhere
+    assert (await client.post(f"/u/{token}")).status_code == 404
     assert (await api.get(f"/contacts/{contact['contact_id']}")).json()["status"] == "unconfirmed"
 
 
