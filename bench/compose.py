@@ -93,6 +93,7 @@ ADDRESSING = Addressing(
     bounce_domain="bounce.roost.example",
     message=Signer("bench-secret", "message"),
     click=Signer("bench-secret", "click"),
+    confirm=Signer("bench-secret", "confirm"),
 )
 
 

@@ -107,7 +107,7 @@ async def test_inactive_sequences_and_contacts_that_are_not_active_receive_nothi
     for _ in range(3):
         await runner.run_once()
     assert await _received(sink, member) == []
-    assert await _received(sink, waiting) == []
+    assert await _received(sink, waiting) == ["Please confirm your subscription"]  # its opt-in, no sequence email
     async with sessionmaker() as session:
         paused = await session.scalars(
             select(ContactSequence.next_due_at).where(

@@ -271,3 +271,35 @@ def test_with_account_fields_an_unknown_field_tag_stays_visible() -> None:
 def test_international_recipient_domains_are_written_as_a_labels() -> None:
     message = compiled().render(recipient(email="ada@bücher.example"))
     assert parse(message)["To"].addresses[0].addr_spec == "ada@xn--bcher-kva.example"
+
+
+def test_transactional_mail_has_no_footer_or_list_unsubscribe_and_needs_no_postal_address() -> None:
+    account = Sender(name="Ada Owner", email="ada@owner.example", address="")
+    html = '<p>Hi %contact.first_name|there%, please <a href="%confirmlink%">confirm</a>.</p>'
+    email = compiled(
+        html=html, subject="Confirm, %contact.first_name%", sender=account, marketing=False, tags=["confirmlink"]
+    )
+    link = "https://roost.example/confirm/42.abc"
+    message = email.render(recipient(values={"confirmlink": link}))
+    parsed = parse(message)
+    assert parsed["Subject"] == "Confirm, Ada"
+    assert parsed["From"] == "Ada Owner <ada@owner.example>"
+    assert "List-Unsubscribe" not in parsed
+    assert "List-Unsubscribe-Post" not in parsed
+    text, body = parts(message)
+    assert f'<a href="{link}">confirm</a>' in body
+    assert link in text
+    assert "roost-footer" not in body
+    assert "Unsubscribe" not in body
+    assert "Unsubscribe" not in text
+
+
+def test_an_emails_own_tags_are_known_only_to_that_email() -> None:
+    html = "<p>Follow %confirmlink|the link%.</p>"
+    own = compiled(html=html, marketing=False, tags=["confirmlink"])
+    assert "Follow the link." in parts(own.render(recipient()))[1]  # no value: the fallback
+    assert (
+        "Follow https://x.example/c." in parts(own.render(recipient(values={"confirmlink": "https://x.example/c"})))[1]
+    )
+    marketing = compiled(html=html)
+    assert "Follow %confirmlink|the link%." in parts(marketing.render(recipient(values={"confirmlink": "x"})))[1]

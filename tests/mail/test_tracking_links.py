@@ -21,6 +21,7 @@ ADDRESSING = Addressing(
     bounce_domain="bounce.roost.example",
     message=Signer("mail-test-key", "message"),
     click=Signer("mail-test-key", "click"),
+    confirm=Signer("mail-test-key", "confirm"),
 )
 MESSAGE_ID = 42
 CLICK_PREFIX = f"https://roost.example/t/c/{ADDRESSING.token(MESSAGE_ID)}?"

@@ -62,6 +62,11 @@ async def get(session: AsyncSession, *, account_id: int) -> Account:
     return account
 
 
+def display_name(account: Account) -> str:
+    """How the account owner is named to people: first and last name, else the email address."""
+    return f"{account.first_name} {account.last_name}".strip() or account.email
+
+
 def last_seen_due(last_seen_at: datetime | None) -> bool:
     """Whether API use should be recorded again: at most once a minute, so most reads stay reads."""
     return last_seen_at is None or utcnow_seconds() - last_seen_at >= LAST_SEEN_GRANULARITY

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from roost.api import errors, outbox
 from roost.api.middleware import BodyLimit, RateHeaders
-from roost.api.public import tracking, unsubscribe
+from roost.api.public import confirm, tracking, unsubscribe
 from roost.api.ratelimit import RateLimiter
 from roost.api.state import AppState
 from roost.api.v1.routes import (
@@ -44,7 +44,7 @@ Roost serves two APIs from one process:
   Lists take `per_page` (1–100, default 15), `page`, `keyword`, `search_by`, `order_by`,
   `sort` and answer `{data, links, meta}`. Timestamps are UTC `YYYY-MM-DD HH:MM:SS`.
 
-The **public** routes (`/t/…`, `/u/…`) are what links in sent mail point at: no
+The **public** routes (`/t/…`, `/u/…`, `/confirm/…`) are what links in sent mail point at: no
 Authorization header, the signed part of the URL names the message. They answer images,
 redirects and HTML pages.
 """
@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         pixels,
     ):
         app.include_router(module.router, prefix="/v1")
-    for public in (tracking, unsubscribe):
+    for public in (tracking, unsubscribe, confirm):
         app.include_router(public.router)
 
     if not settings.smtp_url:

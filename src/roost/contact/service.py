@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roost import events
 from roost.contact.repository import ContactRepository
 from roost.contact.types import ContactView
+from roost.delivery import service as delivery_service
 from roost.errors import Invalid, NotFound
 from roost.field import service as field_service
 from roost.form import service as form_service
@@ -26,6 +27,9 @@ ORDER_BY = ("name", "email", "confirmed_at", "subscribed_at")
 # Statuses of addresses that must get no mail at all (CONVENTIONS §9).
 Undeliverable = Literal["bounced", "complained"]
 UNDELIVERABLE: tuple[Undeliverable, ...] = ("bounced", "complained")
+# Who a double opt-in confirmation is for: a contact waiting to confirm, or one that became active
+# meanwhile (another form's link) and may still take this form's tags and sequence.
+CONFIRMABLE = ("unconfirmed", "active")
 
 FieldValues = Mapping[str, str | None]
 
@@ -344,10 +348,25 @@ async def join_sequence(session: AsyncSession, *, account_id: int, contact_id: i
     """Put the contact at step 0 of a sequence; joining again changes nothing (idempotent, CONVENTIONS §7)."""
     repo = ContactRepository(session, account_id)
     contact = await _get_row(repo, contact_id)
-    await sequence_service.join(
-        session, account_id=account_id, contact_id=contact.id, sequence_id=sequence_id, confirmed=_confirmed(contact)
-    )
+    await _join(session, repo, contact, sequence_id, confirmed=_confirmed(contact))
     return await _view(repo, contact)
+
+
+async def _join(
+    session: AsyncSession, repo: ContactRepository, contact: Contact, sequence_id: int, *, confirmed: bool
+) -> None:
+    """Join a sequence; a new member is told to the sequence's notification address, if it has one (CONVENTIONS §7)."""
+    sequence = await sequence_service.join(
+        session, account_id=repo.account_id, contact_id=contact.id, sequence_id=sequence_id, confirmed=confirmed
+    )
+    if sequence is not None and sequence.notification:
+        await delivery_service.queue_notification(
+            session,
+            account_id=repo.account_id,
+            sequence_id=sequence.id,
+            contact_id=contact.id,
+            to_address=sequence.notification,
+        )
 
 
 async def leave_sequence(session: AsyncSession, *, account_id: int, contact_id: int, sequence_id: int) -> None:
@@ -375,8 +394,8 @@ async def _subscribe_through(session: AsyncSession, repo: ContactRepository, con
     """Subscribe through a form: at once, or with double opt-in pending the confirmation link (CONVENTIONS §7).
 
     A contact already active and confirmed has nothing left to confirm, so the form applies at once. Otherwise
-    contact.confirmation_requested is recorded for the form's confirmation email, which the delivery
-    engine does not send yet: until it does, such a contact stays unconfirmed.
+    contact.confirmation_requested is recorded and the form's confirmation email is queued, in this
+    transaction; the contact stays unconfirmed until it follows the email's link (`confirm`).
     """
     _check_mailable(contact)
     if not form.form.double_optin or _confirmed(contact):
@@ -394,6 +413,9 @@ async def _subscribe_through(session: AsyncSession, repo: ContactRepository, con
         type="contact.confirmation_requested",
         contact_id=contact.id,
         data={"form_id": form.form.id},
+    )
+    await delivery_service.queue_confirmation(
+        session, account_id=repo.account_id, contact_id=contact.id, form_id=form.form.id, to_address=contact.email
     )
 
 
@@ -417,13 +439,7 @@ async def _confirm(session: AsyncSession, repo: ContactRepository, contact: Cont
         await sequence_service.confirm_memberships(session, account_id=repo.account_id, contact_id=contact.id)
     await _link_tags(session, repo, contact, form.tags, exclusive=False)
     if form.form.sequence_id is not None:
-        await sequence_service.join(
-            session,
-            account_id=repo.account_id,
-            contact_id=contact.id,
-            sequence_id=form.form.sequence_id,
-            confirmed=True,
-        )
+        await _join(session, repo, contact, form.form.sequence_id, confirmed=True)
 
 
 async def subscribe(
@@ -448,11 +464,13 @@ async def confirm(session: AsyncSession, *, account_id: int, contact_id: int, fo
     """The contact confirmed its subscription through a form (the signed link of the confirmation email).
 
     confirmed_at is set, the contact becomes active and the form's tags and sequence apply; confirming again
-    changes nothing. An unknown contact or form is NotFound.
+    changes nothing. An unknown contact or form is NotFound, and so is a contact that unsubscribed, bounced
+    or complained since the email was sent: an old link does not undo that.
     """
     repo = ContactRepository(session, account_id)
     contact = await _get_row(repo, contact_id)
     form = await form_service.get(session, account_id=account_id, form_id=form_id)
-    _check_mailable(contact)
+    if contact.status not in CONFIRMABLE:
+        raise NotFound()
     await _confirm(session, repo, contact, form)
     return await _view(repo, contact)

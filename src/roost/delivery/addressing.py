@@ -43,6 +43,7 @@ class Addressing:
     bounce_domain: str
     message: Signer
     click: Signer
+    confirm: Signer
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Addressing:
@@ -52,6 +53,7 @@ class Addressing:
             bounce_domain=settings.effective_bounce_domain,
             message=Signer(key, "message"),
             click=Signer(key, "click"),
+            confirm=Signer(key, "confirm"),
         )
 
     def token(self, message_id: int) -> str:
@@ -92,6 +94,18 @@ class Addressing:
 
     def click_url(self, message_id: int, url: str) -> str:
         return self.links(message_id).click_url(url)
+
+    def confirm_url(self, message_id: int) -> str:
+        """The link of a confirmation email: it confirms the subscription that message asks about."""
+        return f"{self.base_url}/confirm/{self.confirm.sign(str(message_id))}"
+
+    def confirmed_message_id(self, token: str) -> int | None:
+        """The confirmation message a confirm link names, or None when it is forged or malformed.
+
+        Its own signing key: a message's other tokens (links, VERP address) never confirm anything.
+        """
+        value = self.confirm.unsign(token)
+        return int(value) if value is not None and value.isdigit() else None
 
     def click_target(self, message_id: int, url: str, signature: str) -> str | None:
         """`url` when the signature binds it to this message, else None."""

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from roost.models import Broadcast, Contact, ContactSequence, Message, SequenceEmail
+from roost.models import Account, Broadcast, Contact, ContactSequence, Form, Message, SequenceEmail
 from roost.models import Sequence as DripSequence
 
 UNFINISHED = ("queued", "sending")
@@ -35,6 +35,9 @@ class ClaimedMessage:
     broadcast_id: int | None
     sequence_email_id: int | None
     contact_id: int | None
+    form_id: int | None
+    sequence_id: int | None
+    about_contact_id: int | None
     to_address: str
     attempts: int
     created_at: datetime
@@ -121,6 +124,51 @@ async def queue_step(
     )
 
 
+async def queue_confirmation(
+    session: AsyncSession, *, account_id: int, contact_id: int, form_id: int, to_address: str, now: datetime
+) -> bool:
+    """A form's confirmation email to a contact, unless one is pending already; True when queued.
+
+    The partial unique index on unfinished confirmations turns a concurrent second one into
+    nothing rather than an error.
+    """
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = await session.execute(
+        dialect_insert(Message)
+        .values(
+            account_id=account_id,
+            kind="confirmation",
+            form_id=form_id,
+            contact_id=contact_id,
+            to_address=to_address,
+            status="queued",
+            attempts=0,
+            due_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def confirmation_since(
+    session: AsyncSession, *, account_id: int, contact_id: int, form_id: int, since: datetime
+) -> bool:
+    """Whether a confirmation of this form was queued for the contact since then (indexed by contact)."""
+    found = await session.scalar(
+        select(Message.id)
+        .where(
+            Message.account_id == account_id,
+            Message.contact_id == contact_id,
+            Message.kind == "confirmation",
+            Message.form_id == form_id,
+            Message.created_at >= since,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: timedelta) -> list[ClaimedMessage]:
     """Take up to `limit` due messages, oldest first, and hold them for `lease`.
 
@@ -146,12 +194,16 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
             Message.broadcast_id,
             Message.sequence_email_id,
             Message.contact_id,
+            Message.form_id,
+            Message.sequence_id,
+            Message.about_contact_id,
             Message.to_address,
             Message.attempts,
             Message.created_at,
         )
     )
-    return sorted((ClaimedMessage(*row, held) for row in claimed.all()), key=lambda message: message.id)
+    messages = (ClaimedMessage(**row._asdict(), lease=held) for row in claimed.all())
+    return sorted(messages, key=lambda message: message.id)
 
 
 async def contacts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Contact]:
@@ -175,6 +227,27 @@ async def sequence_emails(session: AsyncSession, ids: Sequence[int]) -> dict[int
         .where(SequenceEmail.id.in_(ids))
     )
     return {email.id: (email, sequence) for email, sequence in rows.all()}
+
+
+async def confirmation_forms(
+    session: AsyncSession, ids: Sequence[int]
+) -> dict[int, tuple[Form, DripSequence | None, Account]]:
+    """Forms with what their confirmation email is sent as: the form's sequence, if any, and the account."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Form, DripSequence, Account)
+        .join(Account, Account.id == Form.account_id)
+        .outerjoin(DripSequence, DripSequence.id == Form.sequence_id)
+        .where(Form.id.in_(ids))
+    )
+    return {form.id: (form, sequence, account) for form, sequence, account in rows.all()}
+
+
+async def sequences(session: AsyncSession, ids: Sequence[int]) -> dict[int, DripSequence]:
+    if not ids:
+        return {}
+    return {row.id: row for row in await session.scalars(select(DripSequence).where(DripSequence.id.in_(ids)))}
 
 
 async def conclude(

@@ -17,19 +17,24 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from roost.account import service as account_service
 from roost.bounce import service as bounce_service
 from roost.bounce.reports import Report
+from roost.contact import service as contact_service
 from roost.delivery import repository, stats
 from roost.delivery.addressing import Addressing
 from roost.delivery.pacing import Pacer
 from roost.delivery.repository import ClaimedMessage
 from roost.field import service as field_service
+from roost.form import service as form_service
 from roost.kit.clock import utcnow
 from roost.mail.compose import CompiledEmail, Recipient, Sender, compile_email
 from roost.mail.dkim import DkimKeyring
+from roost.mail.merge import CONFIRM_LINK
 from roost.mail.smtp import DeliveryStatus, SendOutcome, Transport
-from roost.models import MARKETING_KINDS, Broadcast, Contact
+from roost.models import MARKETING_KINDS, Account, Broadcast, Contact
 from roost.models import Sequence as DripSequence
+from roost.sequence import service as sequence_service
 
 RETRY_DEADLINE = timedelta(days=3)
 FIRST_RETRY = timedelta(minutes=1)
@@ -53,6 +58,8 @@ class Delivery:
     compiled: CompiledEmail
     name: str
     fields: Mapping[str, object]
+    # The values of the email's own tags: a confirmation's link, a notification's new member.
+    values: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -83,14 +90,16 @@ class MessageSender:
     async def prepare(self, session: AsyncSession, batch: Sequence[ClaimedMessage]) -> PreparedBatch:
         """Read what the batch needs: its emails (compiled) and its contacts."""
         prepared = PreparedBatch()
-        contacts = await repository.contacts(session, [m.contact_id for m in batch if m.contact_id is not None])
+        contact_ids = {id_ for m in batch for id_ in (m.contact_id, m.about_contact_id) if id_ is not None}
+        contacts = await repository.contacts(session, sorted(contact_ids))
         emails, broken = await self._emails(session, batch)
         for message in batch:
             contact = contacts.get(message.contact_id) if message.contact_id is not None else None
+            about = contacts.get(message.about_contact_id) if message.about_contact_id is not None else None
             owner = _email_of(message)
             if owner in broken:
                 prepared.uncomposable.append((message, broken[owner]))
-            elif owner in emails and _mailable(message, contact):
+            elif owner in emails and _mailable(message, contact, about):
                 names = (contact.first_name, contact.last_name) if contact else ()
                 prepared.deliveries.append(
                     Delivery(
@@ -98,11 +107,20 @@ class MessageSender:
                         compiled=emails[owner],
                         name=" ".join(part for part in names if part),
                         fields={"email": message.to_address, **(contact.field_values() if contact else {})},
+                        values=self._own_values(message, about),
                     )
                 )
             else:
                 prepared.cancelled.append(message.id)  # the email or contact is gone, or may no longer be mailed
         return prepared
+
+    def _own_values(self, message: ClaimedMessage, about: Contact | None) -> dict[str, str]:
+        """The values of the tags a transactional email has of its own."""
+        if message.kind == "confirmation":
+            return {CONFIRM_LINK: self.addressing.confirm_url(message.id)}
+        if message.kind == "notification" and about is not None:
+            return {sequence_service.NEW_MEMBER_EMAIL: about.email}
+        return {}
 
     async def send(self, delivery: Delivery) -> SendOutcome:
         """Render one delivery and hand it to the transport, at the pace allowed; no database here."""
@@ -117,6 +135,7 @@ class MessageSender:
             message_id=f"{message.id}.{secrets.token_hex(6)}",
             name=delivery.name,
             fields=delivery.fields,
+            values=delivery.values,
             open_url=links.open_url if tracked else None,
             click_url=links.click_url if tracked else None,
         )
@@ -184,26 +203,94 @@ class MessageSender:
         compiled: dict[stats.Owner, CompiledEmail] = {}
         broken: dict[stats.Owner, str] = {}
 
-        def add(owner: stats.Owner, version: tuple[object, ...], subject: str, body: str, source: _Source) -> None:
+        def add(
+            owner: stats.Owner,
+            version: tuple[object, ...],
+            subject: str,
+            body: str,
+            sender: Sender,
+            account_id: int,
+            *,
+            transactional_tags: tuple[str, ...] | None = None,
+        ) -> None:
+            """`transactional_tags`: the own tags of a transactional email; None for marketing mail."""
             try:
                 compiled[owner] = self._compile(
-                    (*owner, *version), subject, body, source, field_keys[source.account_id]
+                    (*owner, *version),
+                    subject,
+                    body,
+                    sender,
+                    field_keys[account_id],
+                    marketing=transactional_tags is None,
+                    tags=transactional_tags or (),
                 )
             except ValueError as exc:
                 broken[owner] = f"cannot compose: {exc}"
 
         broadcasts = await repository.broadcasts(session, sorted({m.broadcast_id for m in batch if m.broadcast_id}))
         for broadcast in broadcasts.values():
-            add(("broadcast", broadcast.id), (broadcast.updated_at,), broadcast.subject, broadcast.body, broadcast)
+            add(
+                ("broadcast", broadcast.id),
+                (broadcast.updated_at,),
+                broadcast.subject,
+                broadcast.body,
+                _sender_of(broadcast),
+                broadcast.account_id,
+            )
         steps = await repository.sequence_emails(
             session, sorted({m.sequence_email_id for m in batch if m.sequence_email_id})
         )
         for step, sequence in steps.values():
-            add(("sequence", step.id), (step.updated_at, sequence.updated_at), step.subject, step.body, sequence)
+            add(
+                ("sequence", step.id),
+                (step.updated_at, sequence.updated_at),
+                step.subject,
+                step.body,
+                _sender_of(sequence),
+                step.account_id,
+            )
+        forms = await repository.confirmation_forms(
+            session, sorted({m.form_id for m in batch if m.kind == "confirmation" and m.form_id})
+        )
+        for form, form_sequence, account in forms.values():
+            subject, body = form_service.confirmation_email(form)
+            sender = _confirmation_sender(form_sequence, account)
+            # The sender is part of the version: the account's name or the sequence may change meanwhile.
+            add(
+                ("confirmation", form.id),
+                (form.updated_at, sender),
+                subject,
+                body,
+                sender,
+                form.account_id,
+                transactional_tags=(CONFIRM_LINK,),
+            )
+        notifying = await repository.sequences(
+            session, sorted({m.sequence_id for m in batch if m.kind == "notification" and m.sequence_id})
+        )
+        for sequence in notifying.values():
+            subject, body = sequence_service.notification_email(sequence)
+            add(
+                ("notification", sequence.id),
+                (sequence.updated_at,),
+                subject,
+                body,
+                _sender_of(sequence),
+                sequence.account_id,
+                transactional_tags=(sequence_service.NEW_MEMBER_EMAIL,),
+            )
         return compiled, broken
 
     def _compile(
-        self, version: tuple[object, ...], subject: str, html: str, source: _Source, fields: tuple[str, ...]
+        self,
+        version: tuple[object, ...],
+        subject: str,
+        html: str,
+        sender: Sender,
+        fields: tuple[str, ...],
+        *,
+        marketing: bool = True,
+        tags: tuple[str, ...] = (),
     ) -> CompiledEmail:
         """Compile an email, or reuse it while neither it nor the account's fields changed."""
         key = (*version, fields)
@@ -214,18 +301,14 @@ class MessageSender:
         compiled = compile_email(
             subject=subject,
             html=html,
-            sender=Sender(
-                name=source.sender_name,
-                email=source.sender_email,
-                address=source.sender_address,
-                company=source.sender_company,
-                footer_html=source.footer,
-            ),
+            sender=sender,
             message_id_domain=self.addressing.bounce_domain,
             bounce_domain=self.addressing.bounce_domain,
             dkim=self.dkim,
             # A %contact.<key>% for a key the account does not have stays as written (CONVENTIONS §8).
             contact_fields=fields,
+            marketing=marketing,
+            tags=tags,
         )
         self._compiled[key] = compiled
         if len(self._compiled) > COMPILED_CACHE_SIZE:
@@ -233,16 +316,49 @@ class MessageSender:
         return compiled
 
 
-def _mailable(message: ClaimedMessage, contact: Contact | None) -> bool:
-    """Marketing mail goes only to active contacts (CONVENTIONS §7); a test send goes to its address."""
-    if message.kind not in MARKETING_KINDS:
-        return True
-    return contact is not None and contact.status == "active"
+def _sender_of(source: _Source) -> Sender:
+    return Sender(
+        name=source.sender_name,
+        email=source.sender_email,
+        address=source.sender_address,
+        company=source.sender_company,
+        footer_html=source.footer,
+    )
 
 
-def _email_of(message: ClaimedMessage) -> stats.Owner:
-    """The email a message renders: its broadcast (test sends too) or its sequence step."""
+def _confirmation_sender(sequence: DripSequence | None, account: Account) -> Sender:
+    """Who a form's confirmation email is from: the sender of the form's sequence, the mail that
+    follows the confirmation, or else the account owner. Forms have no sender of their own."""
+    if sequence is not None:
+        return _sender_of(sequence)
+    return Sender(name=account_service.display_name(account), email=account.email, address="")
+
+
+def _mailable(message: ClaimedMessage, contact: Contact | None, about: Contact | None) -> bool:
+    """Whether the message may still go out to its address.
+
+    Marketing mail goes only to active contacts (CONVENTIONS §7). A confirmation goes to a contact
+    that may still confirm, unconfirmed ones above all; a notification while the new member it
+    tells of exists; a test send to its address.
+    """
+    if message.kind in MARKETING_KINDS:
+        return contact is not None and contact.status == "active"
+    if message.kind == "confirmation":
+        return contact is not None and contact.status in contact_service.CONFIRMABLE
+    if message.kind == "notification":
+        return about is not None
+    return True
+
+
+def _email_of(message: ClaimedMessage) -> stats.Owner | None:
+    """The email a message renders: its broadcast (test sends too), its sequence step, the confirmation
+    email of its form, the notification of its sequence; None when that is gone (a deleted form)."""
     if message.broadcast_id is not None:
         return ("broadcast", message.broadcast_id)
-    assert message.sequence_email_id is not None  # every message belongs to one or the other
-    return ("sequence", message.sequence_email_id)
+    if message.sequence_email_id is not None:
+        return ("sequence", message.sequence_email_id)
+    if message.kind == "confirmation" and message.form_id is not None:
+        return ("confirmation", message.form_id)
+    if message.kind == "notification" and message.sequence_id is not None:
+        return ("notification", message.sequence_id)
+    return None

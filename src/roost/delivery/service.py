@@ -1,4 +1,5 @@
-"""When mail is due: broadcasts whose time has come become messages (CONVENTIONS §7, §9)."""
+"""When mail is due: broadcasts whose time has come become messages (CONVENTIONS §7, §9); transactional
+mail (a confirmation, a notification, a test send) is queued by the change that calls for it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from roost.sequence import service as sequence_service
 
 # How soon a paused member (inactive sequence, contact not active) is looked at again.
 PAUSED_RECHECK = timedelta(minutes=10)
+# Subscribing again through the same form sends a new confirmation email at most this often.
+CONFIRMATION_RESEND_INTERVAL = timedelta(minutes=10)
 
 
 async def start_due_broadcasts(session: AsyncSession, *, now: datetime, limit: int = 5) -> list[int]:
@@ -102,3 +105,50 @@ async def queue_test(session: AsyncSession, *, account_id: int, broadcast_id: in
         )
     await session.flush()
     return len(addresses)
+
+
+async def queue_confirmation(
+    session: AsyncSession, *, account_id: int, contact_id: int, form_id: int, to_address: str
+) -> bool:
+    """Queue a form's confirmation email to a contact waiting for its double opt-in (CONVENTIONS §7: forms).
+
+    Subscribing again must not flood the address: nothing is queued while a confirmation of the
+    same form to the same contact is unfinished (a unique index makes that hold under concurrency
+    too) or was queued less than CONFIRMATION_RESEND_INTERVAL ago. After that, subscribing again
+    sends a new one, which is what someone who lost the first email needs. True when queued.
+    """
+    now = utcnow()
+    if await repository.confirmation_since(
+        session,
+        account_id=account_id,
+        contact_id=contact_id,
+        form_id=form_id,
+        since=now - CONFIRMATION_RESEND_INTERVAL,
+    ):
+        return False
+    return await repository.queue_confirmation(
+        session, account_id=account_id, contact_id=contact_id, form_id=form_id, to_address=to_address, now=now
+    )
+
+
+async def queue_notification(
+    session: AsyncSession, *, account_id: int, sequence_id: int, contact_id: int, to_address: str
+) -> None:
+    """Tell a sequence's notification address of a new member (CONVENTIONS §7: sequences).
+
+    Sent to that address, not to the contact: `contact_id` stays empty, so a bounce or complaint
+    of it never touches the contact, and it counts in no stats.
+    """
+    session.add(
+        Message(
+            account_id=account_id,
+            kind="notification",
+            sequence_id=sequence_id,
+            about_contact_id=contact_id,
+            to_address=to_address,
+            status="queued",
+            attempts=0,
+            due_at=utcnow(),
+        )
+    )
+    await session.flush()

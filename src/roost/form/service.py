@@ -26,6 +26,16 @@ DEFAULT_CONFIRMATION_BODY = (
     '<p><a href="%confirmlink%">Yes, subscribe me</a></p>'
     "<p>If you did not sign up, ignore this email and you will not hear from us again.</p>"
 )
+# What a confirmation body without the link gets appended: the email exists for that link.
+_MISSING_CONFIRM_LINK = '<p><a href="%confirmlink%">Confirm your subscription</a></p>'
+
+
+def confirmation_email(form: Form) -> tuple[str, str]:
+    """The subject and HTML of the form's confirmation email, which always carries `%confirmlink%`."""
+    body = form.confirmation_body or DEFAULT_CONFIRMATION_BODY
+    if "%confirmlink%" not in body and "%confirmlink|" not in body:
+        body += _MISSING_CONFIRM_LINK
+    return form.confirmation_subject or DEFAULT_CONFIRMATION_SUBJECT, body
 
 
 def _views(repo_tags: Mapping[int, Tag], forms: Sequence[Form]) -> list[FormView]:

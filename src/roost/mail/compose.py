@@ -1,10 +1,15 @@
-"""Marketing email composition (CONVENTIONS §8): compile once per email, render bytes per recipient.
+"""Email composition (CONVENTIONS §8): compile once per email, render bytes per recipient.
 
 `compile_email` does the expensive work once: the footer, CSS inlining (css-inline), the text part
 derived from the HTML (inscriptis), merge-tag parsing, sender values, header encoding and the MIME
 skeleton. `CompiledEmail.render` then only substitutes the recipient's values into pre-encoded
 pieces and joins bytes, which is what lets a single process compose thousands of messages a
 second; building an `email.message` per recipient costs about 1.7 ms of CPU.
+
+Marketing email carries the footer with the postal address and unsubscribe link and the
+List-Unsubscribe headers. Transactional email (a double opt-in confirmation, a notification to
+the account) is compiled with `marketing=False` and carries neither: it is mail its recipient
+asked for or needs, not a mailing to leave.
 """
 
 from __future__ import annotations
@@ -75,7 +80,8 @@ class Recipient:
 
     `fields` holds the contact's field values by key (first_name, last_name, custom keys);
     `verp_token` identifies the message in the bounce and unsubscribe addresses;
-    `message_id` is the unique left part of the Message-ID.
+    `message_id` is the unique left part of the Message-ID;
+    `values` holds the values of the email's own tags (`compile_email(tags=…)`), e.g. its confirmation link.
     With `open_url` the HTML part carries a pixel loading it; with `click_url` every http(s) link
     of the HTML part leads to `click_url(its URL)` instead (roost.mail.links).
     """
@@ -86,6 +92,7 @@ class Recipient:
     message_id: str
     name: str = ""
     fields: Mapping[str, object] = field(default_factory=dict)
+    values: Mapping[str, str] = field(default_factory=dict)
     open_url: str | None = None
     click_url: Callable[[str], str] | None = None
 
@@ -253,6 +260,8 @@ class CompiledEmail:
         message_id_domain: str,
         bounce_domain: str,
         dkim_key: DkimKey | None,
+        list_unsubscribe: bool = True,
+        own_tags: frozenset[str] = frozenset(),
     ) -> None:
         self.sender = sender
         self.dkim_key = dkim_key
@@ -269,6 +278,8 @@ class CompiledEmail:
         self._field_keys = tuple(
             (key, key.partition(".")[2]) for key in sorted(used) if key.startswith("contact.") and key != CONTACT_EMAIL
         )
+        self._own_tags = tuple(sorted(own_tags & used))
+        self._list_unsubscribe = list_unsubscribe
         self._from_line = header_line("From", mailbox(sender.name, normalize_address(sender.email)))
         boundary = "=_roost_" + secrets.token_hex(12)  # "=_" never occurs in quoted-printable or base64
         self._mime_lines = (
@@ -301,12 +312,7 @@ class CompiledEmail:
             _date_line(timestamp),
             f"Message-ID: {message_id}\r\n".encode("ascii"),
             *self._mime_lines,
-            header_line(
-                "List-Unsubscribe",
-                f"<mailto:{UNSUBSCRIBE_LOCAL_PREFIX}{recipient.verp_token}@{self.bounce_domain}?subject=unsubscribe>, "
-                f"<{recipient.unsubscribe_url}>",
-            ),
-            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",  # RFC 8058 one-click
+            *(self._list_unsubscribe_lines(recipient) if self._list_unsubscribe else ()),
         )
         signed = self._signer is not None
         text, canonical_text = self._text.encode(_context(values, self._text.keys), canonical=signed)
@@ -320,6 +326,16 @@ class CompiledEmail:
             envelope_from=f"{BOUNCE_LOCAL_PREFIX}{recipient.verp_token}@{self.bounce_domain}",
             message_id=message_id,
             data=b"".join((signature, *headers, b"\r\n", body)),
+        )
+
+    def _list_unsubscribe_lines(self, recipient: Recipient) -> tuple[bytes, bytes]:
+        return (
+            header_line(
+                "List-Unsubscribe",
+                f"<mailto:{UNSUBSCRIBE_LOCAL_PREFIX}{recipient.verp_token}@{self.bounce_domain}?subject=unsubscribe>, "
+                f"<{recipient.unsubscribe_url}>",
+            ),
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",  # RFC 8058 one-click
         )
 
     def _encode_html(
@@ -342,6 +358,8 @@ class CompiledEmail:
         for key, field_key in self._field_keys:
             value = fields.get(field_key)
             values[key] = "" if value is None else str(value)
+        for key in self._own_tags:
+            values[key] = recipient.values.get(key, "")
         return values
 
 
@@ -354,16 +372,21 @@ def compile_email(
     bounce_domain: str,
     dkim: DkimKeyring | None = None,
     contact_fields: Collection[str] | None = None,
+    marketing: bool = True,
+    tags: Collection[str] = (),
 ) -> CompiledEmail:
     """Prepare an email for rendering: footer, inlined CSS, text part, merge tags, tracked links, MIME skeleton.
 
     The DKIM key is the keyring's key for the sender's domain, if any. With `contact_fields` (the
     account's field keys), `%contact.x%` for another key is an unknown tag and stays as written.
-    ValueError when the sender's address, postal address or a domain is unusable.
+    `tags` names the email's own merge tags, valued per recipient by `Recipient.values`. With
+    `marketing=False` (transactional mail) there is no footer, no postal address is needed and no
+    List-Unsubscribe header is written. ValueError when the sender's address, the postal address a
+    marketing email needs or a domain is unusable.
     """
-    if not sender.address.strip():
+    if marketing and not sender.address.strip():
         raise ValueError("a marketing email must show the sender's postal address")
-    is_known = tag_recognizer(contact_fields)
+    is_known = tag_recognizer(contact_fields, tags)
     sender_values = {
         "sender.name": sender.name,
         "sender.email": sender.email,
@@ -374,7 +397,7 @@ def compile_email(
     # multi-line address). Like the body, they are the account's own text, so a tag they contain
     # is honoured rather than guarded against.
     sender_html = {key: _html_value(key, value) for key, value in sender_values.items()}
-    full_html = parse(with_footer(html, footer_html(sender)), is_known).bind(sender_html).source
+    full_html = parse(with_footer(html, footer_html(sender)) if marketing else html, is_known).bind(sender_html).source
     inlined = _lf(_CSS_INLINER.inline(full_html))
     return CompiledEmail(
         subject=parse(clean(subject), is_known).bind({key: clean(value) for key, value in sender_values.items()}),
@@ -385,4 +408,6 @@ def compile_email(
         message_id_domain=normalize_domain(message_id_domain),
         bounce_domain=normalize_domain(bounce_domain),
         dkim_key=dkim.for_domain(domain_of(sender.email)) if dkim is not None else None,
+        list_unsubscribe=marketing,
+        own_tags=frozenset(tags),
     )

@@ -2,8 +2,9 @@
 
 `%contact.email%`, `%contact.<field key>%`, `%sender.name%`, `%sender.email%`,
 `%sender.company%`, `%sender.address%` and `%unsubscribelink%`; any of them may carry a
-fallback, `%contact.first_name|there%`, used when the value is empty or missing. Tags that are
-none of these are left exactly as written.
+fallback, `%contact.first_name|there%`, used when the value is empty or missing. An email may
+know tags of its own besides (a confirmation email's `%confirmlink%`). Tags that are none of
+these are left exactly as written.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 CONTACT_EMAIL = "contact.email"
 UNSUBSCRIBE_LINK = "unsubscribelink"
+# The signed link of a double opt-in confirmation email (roost.form's default body uses it).
+CONFIRM_LINK = "confirmlink"
 SENDER_TAGS = ("sender.name", "sender.email", "sender.company", "sender.address")
 _FIXED_TAGS = frozenset((CONTACT_EMAIL, UNSUBSCRIBE_LINK, *SENDER_TAGS))
 
@@ -23,12 +26,16 @@ _TAG = re.compile(r"%([a-z][a-z_]*(?:\.[A-Za-z0-9_]+)?)(?:\|([^%\r\n]*))?%")
 _FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 
 
-def tag_recognizer(contact_fields: Collection[str] | None = None) -> Callable[[str], bool]:
-    """A test of tag names; with `contact_fields`, `%contact.x%` is known only for those keys (and email)."""
+def tag_recognizer(contact_fields: Collection[str] | None = None, extra: Collection[str] = ()) -> Callable[[str], bool]:
+    """A test of tag names; with `contact_fields`, `%contact.x%` is known only for those keys (and email).
+
+    `extra` names the tags an email knows besides the standard ones.
+    """
     allowed = None if contact_fields is None else frozenset(contact_fields)
+    fixed = _FIXED_TAGS | frozenset(extra)
 
     def is_known(name: str) -> bool:
-        if name in _FIXED_TAGS:
+        if name in fixed:
             return True
         namespace, _, key = name.partition(".")
         if namespace != "contact" or not _FIELD_KEY.match(key):

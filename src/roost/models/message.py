@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roost.db import Base, UTCDateTime
 from roost.models._types import AccountFk, BigId, IdPk, MaybeTimestamp, Timestamp
 
-MESSAGE_KINDS = ("broadcast", "sequence", "test")
+MESSAGE_KINDS = ("broadcast", "sequence", "test", "confirmation", "notification")
 # Marketing mail: sent only to active contacts, tracked, and counted in its email's stats.
+# The rest is transactional: a test send, a form's confirmation email (to a contact waiting
+# for its double opt-in), a sequence's notification (to the address told of new members).
 MARKETING_KINDS = frozenset({"broadcast", "sequence"})
 # Statuses only move forward: queued -> sending -> sent -> (bounced | complained),
 # queued -> cancelled, sending -> failed (a permanent SMTP refusal is "bounced").
@@ -19,15 +21,27 @@ MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "complaine
 INTERACTION_TYPES = ("open", "click", "unsubscribe", "bounce", "complaint")
 
 
+_PENDING_CONFIRMATION = text("kind = 'confirmation' AND status IN ('queued', 'sending')")
+_HAS_FORM = text("form_id IS NOT NULL")
+_HAS_SEQUENCE = text("sequence_id IS NOT NULL")
+_HAS_ABOUT_CONTACT = text("about_contact_id IS NOT NULL")
+
+
 class Message(Base):
     """One email to one address.
 
     Unique per (broadcast, contact) and per (sequence email, contact), so resolving
-    recipients twice, or a worker dying halfway, never makes a second message. A sender
+    recipients twice, or a worker dying halfway, never makes a second message; a form has
+    at most one pending confirmation per contact. A sender
     may claim a queued or sending message once `due_at` has passed: claiming pushes it a
     lease ahead, a transient failure a back-off ahead, so a killed sender's messages are
     taken over and retries wait their turn without a status moving backwards. Links and
     the VERP return path name the message by its id, signed.
+
+    `contact_id` is the contact the message is sent to (what comes back from it, bounces and
+    unsubscribes, concerns that contact). A confirmation names its form; a notification names
+    its sequence and, as `about_contact_id`, the new member it tells of. Those references are
+    cleared when their row is deleted, and a message that lost one is cancelled, not sent.
     """
 
     __tablename__ = "messages"
@@ -37,6 +51,24 @@ class Message(Base):
         # The sender's claim: due messages of the unfinished statuses.
         Index("ix_messages_status_due_at", "status", "due_at"),
         Index("ix_messages_contact_id", "contact_id"),
+        # At most one unfinished confirmation per (form, contact): subscribing again does not spam.
+        Index(
+            "uq_messages_form_id_contact_id_pending",
+            "form_id",
+            "contact_id",
+            unique=True,
+            sqlite_where=_PENDING_CONFIRMATION,
+            postgresql_where=_PENDING_CONFIRMATION,
+        ),
+        # Deleting a form, sequence or contact clears these references: an index finds the rows.
+        Index("ix_messages_form_id", "form_id", sqlite_where=_HAS_FORM, postgresql_where=_HAS_FORM),
+        Index("ix_messages_sequence_id", "sequence_id", sqlite_where=_HAS_SEQUENCE, postgresql_where=_HAS_SEQUENCE),
+        Index(
+            "ix_messages_about_contact_id",
+            "about_contact_id",
+            sqlite_where=_HAS_ABOUT_CONTACT,
+            postgresql_where=_HAS_ABOUT_CONTACT,
+        ),
     )
 
     id: Mapped[IdPk]
@@ -45,6 +77,9 @@ class Message(Base):
     broadcast_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("broadcasts.id", ondelete="CASCADE"))
     sequence_email_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("sequence_emails.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="CASCADE"))
+    form_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("forms.id", ondelete="SET NULL"))
+    sequence_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("sequences.id", ondelete="SET NULL"))
+    about_contact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="SET NULL"))
     to_address: Mapped[str] = mapped_column(String(254))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

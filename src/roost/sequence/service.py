@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import replace
@@ -40,6 +41,22 @@ _FOOTER_REQUIREMENTS = (
     ("%sender.address%", "<p>%sender.address%</p>"),
     ("%unsubscribelink%", '<p><a href="%unsubscribelink%">Unsubscribe here</a></p>'),
 )
+
+
+# The tag of a notification email that stands for the new member's address.
+NEW_MEMBER_EMAIL = "member.email"
+
+
+def notification_email(sequence: Sequence) -> tuple[str, str]:
+    """The subject and HTML of the email telling the notification address of a new member (CONVENTIONS §7)."""
+    name = html.escape(sequence.name)
+    subject = f"New subscriber to {sequence.name}: %{NEW_MEMBER_EMAIL}%"
+    body = (
+        f"<p><strong>%{NEW_MEMBER_EMAIL}%</strong> has just joined your sequence <strong>{name}</strong>.</p>"
+        "<p>You receive this email because this address is the sequence's notification address; "
+        "clear it to stop these emails.</p>"
+    )
+    return subject, body
 
 
 def complete_footer(footer: str) -> str:
@@ -85,10 +102,16 @@ async def get(session: AsyncSession, *, account_id: int, sequence_id: int) -> Se
     return sequence
 
 
+async def _referenced(session: AsyncSession, account_id: int, sequence_id: int, path: str) -> Sequence:
+    sequence = await SequenceRepository(session, account_id).get(sequence_id)
+    if sequence is None:
+        raise Invalid.field(path, f"The selected {path.replace('_', ' ')} is invalid.")
+    return sequence
+
+
 async def check_exists(session: AsyncSession, *, account_id: int, sequence_id: int, path: str) -> None:
     """A sequence another resource refers to must exist in the account: 422 naming `path` otherwise."""
-    if await SequenceRepository(session, account_id).get(sequence_id) is None:
-        raise Invalid.field(path, f"The selected {path.replace('_', ' ')} is invalid.")
+    await _referenced(session, account_id, sequence_id, path)
 
 
 async def create(session: AsyncSession, *, account_id: int, values: Mapping[str, Any]) -> Sequence:
@@ -252,15 +275,18 @@ async def memberships_of(
     return await MembershipRepository(session, account_id).links_of(contact_ids)
 
 
-async def join(session: AsyncSession, *, account_id: int, contact_id: int, sequence_id: int, confirmed: bool) -> None:
+async def join(
+    session: AsyncSession, *, account_id: int, contact_id: int, sequence_id: int, confirmed: bool
+) -> Sequence | None:
     """Put a contact at step 0 of a sequence; joining again changes nothing (idempotent, CONVENTIONS §7).
 
-    An unknown sequence is a 422 naming `sequence_id`: the id is a reference in a request body.
+    The sequence when the contact is a new member, None when it was one already. An unknown
+    sequence is a 422 naming `sequence_id`: the id is a reference in a request body.
     """
-    await check_exists(session, account_id=account_id, sequence_id=sequence_id, path="sequence_id")
+    sequence = await _referenced(session, account_id, sequence_id, "sequence_id")
     members = MembershipRepository(session, account_id)
     if await members.get_membership(contact_id, sequence_id) is not None:
-        return
+        return None
     now = utcnow_seconds()
     member = ContactSequence(
         contact_id=contact_id,
@@ -281,6 +307,7 @@ async def join(session: AsyncSession, *, account_id: int, contact_id: int, seque
         contact_id=contact_id,
         data={"sequence_id": sequence_id},
     )
+    return sequence
 
 
 async def leave(session: AsyncSession, *, account_id: int, contact_id: int, sequence_id: int) -> None:

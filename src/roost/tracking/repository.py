@@ -7,7 +7,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.db.repository import ScopedRepository
-from roost.models import Broadcast, Interaction, Message, Sequence, SequenceEmail
+from roost.models import Broadcast, Form, Interaction, Message, Sequence, SequenceEmail
 
 # Interaction.url is bounded; a longer URL is kept cut (the redirect itself uses the whole one).
 MAX_STORED_URL = 2000
@@ -76,7 +76,10 @@ class MessageRepository(ScopedRepository[Message]):
         return int(getattr(result, "rowcount", 0))
 
     async def sender_name(self, message: Message) -> str | None:
-        """The From name of the broadcast or sequence the message belongs to, if it belongs to one."""
+        """The From name of the broadcast or sequence the message belongs to, if it belongs to one.
+
+        A confirmation is sent as its form's sequence, a notification as its sequence.
+        """
         if message.broadcast_id is not None:
             query = select(Broadcast.sender_name).where(
                 Broadcast.account_id == self.account_id, Broadcast.id == message.broadcast_id
@@ -86,6 +89,16 @@ class MessageRepository(ScopedRepository[Message]):
                 select(Sequence.sender_name)
                 .join(SequenceEmail, SequenceEmail.sequence_id == Sequence.id)
                 .where(SequenceEmail.account_id == self.account_id, SequenceEmail.id == message.sequence_email_id)
+            )
+        elif message.form_id is not None:
+            query = (
+                select(Sequence.sender_name)
+                .join(Form, Form.sequence_id == Sequence.id)
+                .where(Form.account_id == self.account_id, Form.id == message.form_id)
+            )
+        elif message.sequence_id is not None:
+            query = select(Sequence.sender_name).where(
+                Sequence.account_id == self.account_id, Sequence.id == message.sequence_id
             )
         else:
             return None

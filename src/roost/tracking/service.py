@@ -1,4 +1,4 @@
-"""Opens, clicks and unsubscribes coming back from sent mail (CONVENTIONS §7 stats, §8).
+"""Opens, clicks, unsubscribes and confirmations coming back from sent mail (CONVENTIONS §7, §8).
 
 Every entry point takes the token of a link or pixel (roost.delivery.addressing); a forged
 token, or one naming a message that no longer exists, is NotFound.
@@ -13,6 +13,7 @@ What is kept:
   fires once however often it is followed. A click is also an open when none was recorded
   (images blocked).
 - unsubscribe: see `unsubscribe`.
+- confirmation: see `confirm_subscription`.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from roost.contact import service as contact_service
 from roost.delivery import stats
 from roost.delivery.addressing import Addressing
 from roost.errors import NotFound
+from roost.form import service as form_service
 from roost.kit.clock import utcnow_seconds
 from roost.models import Message
 from roost.tracking.repository import MessageRepository, message_named
-from roost.tracking.types import UnsubscribeView
+from roost.tracking.types import ConfirmationView, UnsubscribeView
 
 _HTTP = re.compile(r"https?://", re.IGNORECASE)
 
@@ -100,11 +102,17 @@ async def follow_click(session: AsyncSession, *, addressing: Addressing, token: 
     return url
 
 
-async def _view(session: AsyncSession, repo: MessageRepository, message: Message) -> UnsubscribeView:
+async def _sender_name(session: AsyncSession, repo: MessageRepository, message: Message) -> str:
+    """Whose mail the message is: its sender's name, or the account owner's for mail sent as the account."""
     sender_name = await repo.sender_name(message)
     if sender_name is None:
         account = await account_service.get(session, account_id=message.account_id)
-        sender_name = f"{account.first_name} {account.last_name}".strip() or account.email
+        sender_name = account_service.display_name(account)
+    return sender_name
+
+
+async def _view(session: AsyncSession, repo: MessageRepository, message: Message) -> UnsubscribeView:
+    sender_name = await _sender_name(session, repo, message)
     unsubscribed = False
     if message.contact_id is not None:
         contact = await contact_service.get(session, account_id=message.account_id, contact_id=message.contact_id)
@@ -149,3 +157,26 @@ async def unsubscribe_contact_of(session: AsyncSession, *, message: Message, via
     repo.add_interaction(message, "unsubscribe", utcnow_seconds(), detail=via)
     await repo.cancel_queued(message.contact_id)
     return True
+
+
+async def confirm_subscription(session: AsyncSession, *, addressing: Addressing, token: str) -> ConfirmationView:
+    """Confirm the double opt-in a confirmation email's link names (CONVENTIONS §7: forms).
+
+    The contact becomes active and confirmed and the form's tags and sequence apply
+    (`contact_service.confirm`); following the link again changes nothing. A forged token, or one
+    whose message, contact or form is gone, is NotFound, and so is a contact that unsubscribed,
+    bounced or complained since. The message row stays locked until the transaction ends, so two
+    clicks at once take turns.
+    """
+    repo, message = await _message(session, addressing.confirmed_message_id(token), lock=True)
+    if message.kind != "confirmation" or message.contact_id is None or message.form_id is None:
+        raise NotFound()
+    view = await contact_service.confirm(
+        session, account_id=message.account_id, contact_id=message.contact_id, form_id=message.form_id
+    )
+    form = await form_service.get(session, account_id=message.account_id, form_id=message.form_id)
+    return ConfirmationView(
+        sender_name=await _sender_name(session, repo, message),
+        email=view.contact.email,
+        redirect_url=form.form.redirect_url,
+    )

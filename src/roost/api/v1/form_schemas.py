@@ -19,7 +19,10 @@ CONFIRMATION_BODY_DOC = "HTML; `%confirmlink%` stands for the signed confirmatio
 DOUBLE_OPTIN_DOC = "Subscribers stay `unconfirmed` until they follow the link in the confirmation email."
 TAGS_DOC = "Ids of the tags applied when a subscriber is confirmed."
 SEQUENCE_DOC = "The sequence a subscriber joins when confirmed; null for none."
-REDIRECT_DOC = "Where the hosted form sends a subscriber (http or https); empty for our own page."
+REDIRECT_DOC = (
+    "Where a subscriber is sent after subscribing through the hosted form and after following the "
+    "confirmation link (http or https); empty for our own page."
+)
 
 
 class ConfirmationIn(WireIn):
