@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.models import Account, Broadcast, Contact, ContactSequence, Form, Message, SequenceEmail
 from roost.models import Sequence as DripSequence
+from roost.models.message import UNFINISHED as UNFINISHED_CONDITION
 
 UNFINISHED = ("queued", "sending")
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -170,7 +171,7 @@ async def confirmation_since(
 
 
 async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: timedelta) -> list[ClaimedMessage]:
-    """Take up to `limit` due messages, oldest first, and hold them for `lease`.
+    """Take up to `limit` due messages, the longest due first (then in id order), and hold them for `lease`.
 
     A message still `sending` whose lease ran out belonged to a sender that died: it is
     claimed again (at most the messages that sender had in flight can go out twice).
@@ -178,8 +179,8 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
     due = _locking(
         session,
         select(Message.id)
-        .where(Message.status.in_(UNFINISHED), Message.due_at <= now)
-        .order_by(Message.id)
+        .where(UNFINISHED_CONDITION, Message.due_at <= now)
+        .order_by(Message.due_at, Message.id)
         .limit(limit),
     )
     held = Lease(now + lease)

@@ -22,6 +22,8 @@ INTERACTION_TYPES = ("open", "click", "unsubscribe", "bounce", "complaint")
 
 
 _PENDING_CONFIRMATION = text("kind = 'confirmation' AND status IN ('queued', 'sending')")
+# Written out, not bound: a partial index serves only queries that repeat its condition literally.
+UNFINISHED = text("status IN ('queued', 'sending')")
 _HAS_FORM = text("form_id IS NOT NULL")
 _HAS_SEQUENCE = text("sequence_id IS NOT NULL")
 _HAS_ABOUT_CONTACT = text("about_contact_id IS NOT NULL")
@@ -48,8 +50,9 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("broadcast_id", "contact_id"),
         UniqueConstraint("sequence_email_id", "contact_id"),
-        # The sender's claim: due messages of the unfinished statuses.
-        Index("ix_messages_status_due_at", "status", "due_at"),
+        # The sender's claim: unfinished messages by due time, oldest first, then in id order. Sent
+        # messages leave the index, so a claim reads the next batch and nothing else.
+        Index("ix_messages_unfinished_due_at_id", "due_at", "id", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
         Index("ix_messages_contact_id", "contact_id"),
         # At most one unfinished confirmation per (form, contact): subscribing again does not spam.
         Index(
