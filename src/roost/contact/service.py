@@ -375,6 +375,25 @@ async def leave_sequence(session: AsyncSession, *, account_id: int, contact_id: 
     await sequence_service.leave(session, account_id=account_id, contact_id=contact.id, sequence_id=sequence_id)
 
 
+async def move_sequence(
+    session: AsyncSession, *, account_id: int, contact_id: int, from_sequence_id: int, to_sequence_id: int
+) -> bool:
+    """Move a member of one sequence into another (the rules' move_sequence action); True when it moved.
+
+    A contact that is not a member of `from_sequence_id` stays where it is: moving is for members.
+    It joins the other sequence at step 0, as joining always does (or stays where it is there).
+    """
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    if not await sequence_service.is_member(
+        session, account_id=account_id, contact_id=contact.id, sequence_id=from_sequence_id
+    ):
+        return False
+    await sequence_service.leave(session, account_id=account_id, contact_id=contact.id, sequence_id=from_sequence_id)
+    await _join(session, repo, contact, to_sequence_id, confirmed=_confirmed(contact))
+    return True
+
+
 # Forms --------------------------------------------------------------------------
 
 # Addresses that cannot take mail stay as they are: a form never makes them subscribers again.
