@@ -266,6 +266,14 @@ async def apply_tags(session: AsyncSession, *, account_id: int, contact_id: int,
     return await _view(repo, contact)
 
 
+async def apply_tag_ids(session: AsyncSession, *, account_id: int, contact_id: int, tag_ids: Sequence[int]) -> None:
+    """Apply tags the account has, by id (a rule's apply_tag); ids of tags deleted meanwhile are passed over."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    tags = await tag_service.existing(session, account_id=account_id, tag_ids=tag_ids)
+    await _link_tags(session, repo, contact, tags, exclusive=False)
+
+
 async def replace(
     session: AsyncSession,
     *,

@@ -6,8 +6,9 @@ against the state the event is handled in, then each matching rule runs, in id o
 - once per (rule, contact, origin): the event that started a chain is its origin, and every
   event an action records carries that origin and a depth one deeper (`events.caused_by`). A
   rule that already ran for the contact in that chain is passed over, so cycles end. The run
-  log's unique constraint holds this across workers: of two runs at once, the second finds the
-  slot taken and is passed over too;
+  log's unique constraint holds this across workers: the run's row is written in the savepoint
+  of its actions, so of two runs of one chain at once, the second fails on the constraint, its
+  actions are undone with it, and it is passed over too;
 - at depth 10 or more, a rule that matches does not act: its run is logged as `stopped`;
 - the actions run in order through the services of their domains, which record their own
   events, so rules chain. `delete` removes the contact and ends the run. The actions of a run
@@ -53,7 +54,7 @@ CONVERSION_CURRENCY = "USD"  # what add_conversion records, as a conversion made
 _SEQUENCE_ACTIONS = frozenset({"subscribe", "unsubscribe", "move_sequence"})
 
 
-class ActionFailed(Exception):
+class ActionFailed(DomainError):
     """An action cannot be done as the world now is: the run is undone and logged with `message`."""
 
     def __init__(self, message: str) -> None:
@@ -111,6 +112,10 @@ async def _facts(session: AsyncSession, event: PendingEvent, rules: Sequence[Act
     return matching.Facts(email_sequence_id=email_sequence_id, conversions=count, conversion_value=value)
 
 
+class _AlreadyRan(Exception):
+    """The run log already has this (rule, contact, origin): another worker ran the rule for this chain."""
+
+
 async def _run(session: AsyncSession, rule: ActiveRule, trigger: Step, event: PendingEvent) -> None:
     """Run one rule for the event's contact, at most once per chain, and log the run."""
     assert event.contact_id is not None
@@ -127,52 +132,60 @@ async def _run(session: AsyncSession, rule: ActiveRule, trigger: Step, event: Pe
         origin_id=event.origin,
         depth=event.depth,
         trigger_step=trigger,
-        status="stopped",
-        actions=[{**action, "status": "not_run"} for action in rule.actions],
-        error=f"The chain of rules reached depth {MAX_DEPTH}: the actions did not run.",
+        status="done",
         created_at=now,
     )
+    statuses = ["not_run"] * len(rule.actions)
     try:
-        async with session.begin_nested():
-            # The run's row takes the (rule, contact, origin) slot first: another worker's run of the
-            # same chain waits for it, then fails on the constraint and is passed over.
-            runs.add(run)
-            await session.flush()
-            if event.depth >= MAX_DEPTH:
-                return
-            run.status, run.actions, run.error = await _act(session, rule, event)
-            await RuleRepository(session, event.account_id).touch(rule.id, now)
-    except IntegrityError:
+        if event.depth >= MAX_DEPTH:
+            run.status = "stopped"
+            run.error = f"The chain of rules reached depth {MAX_DEPTH}: the actions did not run."
+            async with session.begin_nested():
+                await _log(session, runs, run, rule, statuses)
+            return
+        try:
+            # The actions and the run's row, together: a run that another worker logged for this chain
+            # meanwhile fails on the constraint, which undoes this run's actions too.
+            async with session.begin_nested():
+                await _act(session, rule, event, statuses)
+                await _log(session, runs, run, rule, statuses)
+                await RuleRepository(session, event.account_id).touch(rule.id, now)
+        except DomainError as failure:  # the savepoint is rolled back: whatever the run did is undone
+            failed = statuses.index("failed") if "failed" in statuses else None
+            run.status = "failed"
+            run.error = _describe(failure, None if failed is None else rule.actions[failed]["action"])
+            statuses = ["undone" if status == "done" else status for status in statuses]
+            async with session.begin_nested():
+                await _log(session, runs, run, rule, statuses)
+                await RuleRepository(session, event.account_id).touch(rule.id, now)
+    except _AlreadyRan:
         log.debug("rule %s already ran for contact %s in chain %s", rule.id, event.contact_id, event.origin)
 
 
-async def _act(session: AsyncSession, rule: ActiveRule, event: PendingEvent) -> tuple[str, list[Step], str | None]:
-    """The rule's actions, in order and all or nothing: (status, the actions with their status, error)."""
-    assert event.contact_id is not None
-    statuses = ["not_run"] * len(rule.actions)
-    error = None
-    current = -1
+async def _log(session: AsyncSession, runs: RunRepository, run: RuleRun, rule: ActiveRule, statuses: list[str]) -> None:
+    """Write the run's row; the changes made so far are flushed first, so that their errors stay theirs."""
+    await session.flush()
+    run.actions = [{**action, "status": status} for action, status in zip(rule.actions, statuses, strict=True)]
+    runs.add(run)
     try:
-        async with session.begin_nested():
-            with events.caused_by(session, origin_id=event.origin, depth=event.depth + 1):
-                if not await _contact_exists(session, event):
-                    raise ActionFailed("The contact no longer exists.")
-                for current, action in enumerate(rule.actions):
-                    stop = await _perform(session, rule, action, event)
-                    statuses[current] = "done"
-                    if stop:  # the contact is gone: the actions after `delete` have no one to act on
-                        statuses[current + 1 :] = ["skipped"] * (len(rule.actions) - current - 1)
-                        break
-    except ActionFailed as failure:
-        error = failure.message
-    except DomainError as failure:
-        error = _describe(failure, rule.actions[current]["action"] if current >= 0 else None)
-    if error is not None:
-        statuses = ["undone" if status == "done" else status for status in statuses]
-        if current >= 0:
-            statuses[current] = "failed"
-    actions = [{**action, "status": status} for action, status in zip(rule.actions, statuses, strict=True)]
-    return ("failed" if error is not None else "done"), actions, error
+        await session.flush()
+    except IntegrityError:
+        raise _AlreadyRan() from None
+
+
+async def _act(session: AsyncSession, rule: ActiveRule, event: PendingEvent, statuses: list[str]) -> None:
+    """The rule's actions, in order, noting each one's status; a DomainError when one cannot be done."""
+    assert event.contact_id is not None
+    with events.caused_by(session, origin_id=event.origin, depth=event.depth + 1):
+        if not await _contact_exists(session, event):
+            raise ActionFailed("The contact no longer exists.")
+        for index, action in enumerate(rule.actions):
+            statuses[index] = "failed"  # until it is done
+            stop = await _perform(session, rule, action, event)
+            statuses[index] = "done"
+            if stop:  # the contact is gone: the actions after `delete` have no one to act on
+                statuses[index + 1 :] = ["skipped"] * (len(rule.actions) - index - 1)
+                return
 
 
 async def _contact_exists(session: AsyncSession, event: PendingEvent) -> bool:
@@ -186,6 +199,8 @@ async def _contact_exists(session: AsyncSession, event: PendingEvent) -> bool:
 
 def _describe(failure: DomainError, action: str | None) -> str:
     """A domain error raised by an action, as the run log says it."""
+    if isinstance(failure, ActionFailed):
+        return failure.message
     if action in _SEQUENCE_ACTIONS and isinstance(failure, Invalid | NotFound):
         return "The sequence no longer exists."  # a reference the rule keeps, deleted since
     if isinstance(failure, NotFound):
@@ -200,14 +215,13 @@ async def _perform(session: AsyncSession, rule: ActiveRule, action: Step, event:
     assert event.contact_id is not None
     name, params = action["action"], action["params"]
     who: dict[str, Any] = {"account_id": event.account_id, "contact_id": event.contact_id}
-    if name in ("apply_tag", "remove_tag"):
-        # A tag deleted since the rule was saved is no longer part of the rule (it no longer shows in it).
-        tags = await RuleRepository(session, event.account_id).tag_names(params["tag_ids"])
-        present = [tag_id for tag_id in params["tag_ids"] if tag_id in tags]
-        if name == "apply_tag" and present:
-            await contact_service.apply_tags(session, **who, names=[tags[tag_id] for tag_id in present])
-        elif name == "remove_tag":
-            for tag_id in present:
+    # A tag deleted since the rule was saved is no longer part of the rule (it no longer shows in it).
+    if name == "apply_tag":
+        await contact_service.apply_tag_ids(session, **who, tag_ids=params["tag_ids"])
+    elif name == "remove_tag":
+        present = await RuleRepository(session, event.account_id).tag_names(params["tag_ids"])
+        for tag_id in params["tag_ids"]:
+            if tag_id in present:
                 await contact_service.remove_tag(session, **who, tag_id=tag_id)
     elif name == "subscribe":
         await contact_service.join_sequence(session, **who, sequence_id=params["sequence_id"])
