@@ -98,6 +98,9 @@ class Dispatcher:
         self.poll_interval = poll_interval
         self.budget = budget
         self.first_retry = first_retry
+        # How many events a pass claims: what the last passes got through within the budget, so
+        # that slow handling (many rules to run) does not claim rows only to hand most of them back.
+        self._claim_size = batch_size
         self._stopping = asyncio.Event()
         self._retries: dict[int, _Retry] = {}  # events whose handling raised, by id
 
@@ -140,6 +143,10 @@ class Dispatcher:
                 processed += 1
                 if not await self._handle(session, event):
                     handed_back.append(event.id)
+            if processed < len(claimed):
+                self._claim_size = processed
+            else:
+                self._claim_size = min(self.batch_size, self._claim_size * 2)
             if handed_back:
                 await session.execute(
                     update(Event)
@@ -183,7 +190,7 @@ class Dispatcher:
         pending = select(Event.id).where(Event.dispatched_at.is_(None))
         if waiting:
             pending = pending.where(Event.id.not_in(waiting))
-        pending = pending.order_by(Event.id).limit(self.batch_size)
+        pending = pending.order_by(Event.id).limit(self._claim_size)
         if session.get_bind().dialect.name == "postgresql":
             pending = pending.with_for_update(skip_locked=True)
         rows = await session.execute(
