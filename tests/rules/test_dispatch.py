@@ -166,3 +166,48 @@ async def test_a_pass_stops_at_its_budget_and_hands_the_rest_back(
         passes += 1
     assert passes == 6
     assert [await rules.tags(contact) for contact in contacts] == [{"Go", "Done"}] * 3
+
+
+class HoldFirst:
+    """Holds the transaction of its dispatcher's first event open until `release` is set."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def prepare(self, session: AsyncSession, events: Sequence[PendingEvent]) -> None:
+        pass
+
+    async def handle(self, session: AsyncSession, event: PendingEvent) -> None:
+        if not self.reached.is_set():
+            self.reached.set()
+            await self.release.wait()
+
+
+async def test_two_workers_on_events_of_one_chain_run_the_rule_once(
+    rules: Rules, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await rules.create([tag_trigger("Start")], [tag_action("Paid", "Onboarded")])
+    once = await rules.create(
+        [tag_trigger("Paid"), tag_trigger("Onboarded")], [{"action": "create_task", "params": {"title": "Welcome"}}]
+    )
+    contact = await rules.new_contact()
+    await rules.settle()
+    await rules.api.post(f"/contacts/{contact}/tags", {"tags": ["Start"]})
+    assert await rules.dispatcher.run_once() == 1  # Start: the Paid and Onboarded events of its chain follow
+
+    # Worker A runs the rule on Paid and holds its transaction open; worker B takes Onboarded meanwhile
+    # (PostgreSQL: B's run waits on A's run-log row, then fails on the constraint and is undone;
+    # SQLite: B waits for A's write lock, then finds A's run).
+    hold = HoldFirst()
+    first = asyncio.create_task(Dispatcher(sessionmaker, [RuleEngine(), hold], batch_size=1).run_once())
+    await asyncio.wait_for(hold.reached.wait(), timeout=30)
+    second = asyncio.create_task(Dispatcher(sessionmaker, [RuleEngine()], batch_size=1).run_once())
+    await asyncio.sleep(0.5)
+    hold.release.set()
+    assert list(await asyncio.wait_for(asyncio.gather(first, second), timeout=60)) == [1, 1]
+    await rules.settle()
+
+    tasks = (await rules.api.get(f"/contacts/{contact}/tasks")).json()["data"]
+    assert [task["title"] for task in tasks] == ["Welcome"]
+    assert len(await rules.runs(once)) == 1
