@@ -1,4 +1,5 @@
-"""Everything a worker process runs besides HTTP: the job queue and delivery, started and stopped together."""
+"""Everything a worker process runs besides HTTP: the job queue, delivery and the event dispatcher (rules),
+started and stopped together."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from roost.config import Settings
 from roost.db import Gate, no_gate
 from roost.delivery.runner import DeliveryRunner
+from roost.events.dispatcher import Dispatcher
 from roost.jobs.runner import Worker
+from roost.rule.engine import RuleEngine
 
 
 class Loop(Protocol):
@@ -26,6 +29,8 @@ class Background:
         self.loops: list[Loop] = [
             Worker(sessionmaker),
             DeliveryRunner.from_settings(settings, sessionmaker, gate=gate),
+            # The consumers of events, called in one transaction per batch (webhooks join here).
+            Dispatcher(sessionmaker, [RuleEngine()], gate=gate),
         ]
         self._tasks: list[asyncio.Task[None]] = []
 

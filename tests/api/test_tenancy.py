@@ -114,7 +114,7 @@ async def test_every_id_route_answers_404_to_another_account(
     app: FastAPI, client: httpx.AsyncClient, api: Api, other_api: Api
 ) -> None:
     ids = await _victim_ids(api)
-    lists = (*LISTS, f"/sequences/{ids['sequence_id']}/emails")
+    lists = (*LISTS, f"/sequences/{ids['sequence_id']}/emails", f"/rules/{ids['rule_id']}/runs")
     before = {path: (await api.get(path)).json() for path in lists}
     walked = 0
     for path, operations in app.openapi()["paths"].items():

@@ -203,6 +203,35 @@ async def test_the_bounce_listener_runs_alone(
     assert process.returncode == 0, stderr.decode()[-2000:]
 
 
+async def test_the_served_processes_run_rules_within_seconds_once_per_event(server: str, api: Api) -> None:
+    # Set up in-process (the served API is rate limited), change over the wire, let `roost serve` run the rule.
+    rule = await api.created(
+        "/rules",
+        {
+            "name": "Served",
+            "active": True,
+            "triggers": [{"trigger": "tag_applied", "params": {"tag": "Served"}}],
+            "actions": [{"action": "add_conversion"}, {"action": "apply_tag", "params": {"tag": "Handled"}}],
+        },
+    )
+    contacts = [(await api.created("/contacts", {"email": f"served{n}@example.com"}))["contact_id"] for n in range(3)]
+    async with httpx.AsyncClient(base_url=server, headers=api.account.headers, timeout=10) as http:
+        for contact in contacts:
+            assert (await http.post(f"/v1/contacts/{contact}/tags", json={"tags": ["Served"]})).status_code == 201
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        runs = (await api.get(f"/rules/{rule['rule_id']}/runs")).json()["meta"]["total"]
+        if runs == len(contacts):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # two worker processes dispatch: give a second handling the time to show
+    for contact in contacts:
+        tags = {tag["name"] for tag in (await api.get(f"/contacts/{contact}")).json()["tags"]}
+        assert tags == {"Served", "Handled"}
+    assert (await api.get(f"/rules/{rule['rule_id']}/runs")).json()["meta"]["total"] == len(contacts)
+    assert (await api.get("/conversions")).json()["meta"]["total"] == len(contacts)
+
+
 async def _wait_for_port(port: int) -> None:
     deadline = time.monotonic() + 30
     while True:

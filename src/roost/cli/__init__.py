@@ -105,7 +105,7 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run the background worker alone (jobs and delivery, for scaled deployments)."""
+    """Run the background worker alone (jobs, delivery and rules, for scaled deployments)."""
     import uvloop
 
     from roost.background import Background

@@ -266,6 +266,14 @@ async def apply_tags(session: AsyncSession, *, account_id: int, contact_id: int,
     return await _view(repo, contact)
 
 
+async def apply_tag_ids(session: AsyncSession, *, account_id: int, contact_id: int, tag_ids: Sequence[int]) -> None:
+    """Apply tags the account has, by id (a rule's apply_tag); ids of tags deleted meanwhile are passed over."""
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    tags = await tag_service.existing(session, account_id=account_id, tag_ids=tag_ids)
+    await _link_tags(session, repo, contact, tags, exclusive=False)
+
+
 async def replace(
     session: AsyncSession,
     *,
@@ -373,6 +381,25 @@ async def leave_sequence(session: AsyncSession, *, account_id: int, contact_id: 
     """Take the contact out of a sequence; unknown sequence: NotFound; not a member: nothing happens."""
     contact = await _get_row(ContactRepository(session, account_id), contact_id)
     await sequence_service.leave(session, account_id=account_id, contact_id=contact.id, sequence_id=sequence_id)
+
+
+async def move_sequence(
+    session: AsyncSession, *, account_id: int, contact_id: int, from_sequence_id: int, to_sequence_id: int
+) -> bool:
+    """Move a member of one sequence into another (the rules' move_sequence action); True when it moved.
+
+    A contact that is not a member of `from_sequence_id` stays where it is: moving is for members.
+    It joins the other sequence at step 0, as joining always does (or stays where it is there).
+    """
+    repo = ContactRepository(session, account_id)
+    contact = await _get_row(repo, contact_id)
+    if not await sequence_service.is_member(
+        session, account_id=account_id, contact_id=contact.id, sequence_id=from_sequence_id
+    ):
+        return False
+    await sequence_service.leave(session, account_id=account_id, contact_id=contact.id, sequence_id=from_sequence_id)
+    await _join(session, repo, contact, to_sequence_id, confirmed=_confirmed(contact))
+    return True
 
 
 # Forms --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -31,3 +32,15 @@ class ConversionRepository(ScopedRepository[Conversion]):
             stmt = stmt.where(func.lower(Contact.email) == email.lower())
         found: int | None = await self.session.scalar(stmt)
         return found
+
+    async def totals(self, contact_id: int) -> tuple[int, Decimal]:
+        """How many conversions the contact has, and their total value."""
+        row = (
+            await self.session.execute(
+                select(func.count(Conversion.id), func.coalesce(func.sum(Conversion.value), 0)).where(
+                    Conversion.account_id == self.account_id, Conversion.contact_id == contact_id
+                )
+            )
+        ).one()
+        # SQLite sums NUMERIC as a float: back to cents.
+        return int(row[0]), Decimal(str(row[1])).quantize(Decimal("0.01"))

@@ -80,6 +80,11 @@ async def get(session: AsyncSession, *, account_id: int, conversion_id: int) -> 
     return conversion
 
 
+async def totals(session: AsyncSession, *, account_id: int, contact_id: int) -> tuple[int, Decimal]:
+    """The contact's number of conversions and their total value (whatever their currencies)."""
+    return await ConversionRepository(session, account_id).totals(contact_id)
+
+
 async def create(
     session: AsyncSession,
     *,

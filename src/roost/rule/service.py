@@ -1,10 +1,10 @@
 """Automation rules: triggers and actions (seed 001: Rules; CONVENTIONS §7).
 
-This is the rules' definition; running them on events is the automation engine's job,
-which keeps `last_run_at`. A rule names tags by name: a tag that does not exist yet is
-created, as POST /contacts/{id}/tags does, and the rule keeps the tag itself, so renaming
-the tag carries into the rule. Sequences, sequence emails and broadcasts must exist in
-the account (422 naming the step's path otherwise).
+This is the rules' definition and their run log; running them on events is the job of
+`roost.rule.engine`, which keeps `last_run_at` and writes the log. A rule names tags by
+name: a tag that does not exist yet is created, as POST /contacts/{id}/tags does, and the
+rule keeps the tag itself, so renaming the tag carries into the rule. Sequences, sequence
+emails and broadcasts must exist in the account (422 naming the step's path otherwise).
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from roost.kit.clock import utcnow_seconds
 from roost.kit.paging import ListParams, Page
 from roost.models import Rule
 from roost.rule import steps
-from roost.rule.repository import RuleRepository
+from roost.rule.repository import RuleRepository, RunRepository
 from roost.rule.steps import ActionSpec, TriggerSpec
-from roost.rule.types import RuleView
+from roost.rule.types import RuleView, RunView
 from roost.tag import service as tag_service
 
 SEARCH_BY = ("name",)
 ORDER_BY = ("name", "created_at")
+RUN_SEARCH_BY = ("event", "status", "error")
+RUN_ORDER_BY = ("created_at", "contact_id")
 
 
 async def _views(repo: RuleRepository, rules: Sequence[Rule]) -> list[RuleView]:
@@ -166,3 +168,24 @@ async def delete(session: AsyncSession, *, account_id: int, rule_id: int) -> Non
     """Delete a rule; it stops reacting to events at once."""
     repo = RuleRepository(session, account_id)
     await repo.delete(await _get_row(repo, rule_id))
+
+
+async def list_runs(session: AsyncSession, *, account_id: int, rule_id: int, params: ListParams) -> Page[RunView]:
+    """A page of a rule's run log, newest first; an unknown rule is NotFound."""
+    repo = RuleRepository(session, account_id)
+    await _get_row(repo, rule_id)
+    runs = RunRepository(session, account_id)
+    page = await runs.page(params, base=runs.of_rule(rule_id))
+    tag_ids: set[int] = set()
+    for run in page.items:
+        tag_ids |= steps.tag_ids_in([run.trigger_step, *run.actions])
+    names = await repo.tag_names(tag_ids)
+    views = [
+        RunView(
+            run=run,
+            trigger=steps.present([run.trigger_step], names)[0],
+            actions=steps.present(run.actions, names),
+        )
+        for run in page.items
+    ]
+    return Page(items=views, total=page.total, page=page.page, per_page=page.per_page)

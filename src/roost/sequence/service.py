@@ -318,6 +318,11 @@ async def leave(session: AsyncSession, *, account_id: int, contact_id: int, sequ
         await _remove(session, members, contact_id, [sequence_id])
 
 
+async def is_member(session: AsyncSession, *, account_id: int, contact_id: int, sequence_id: int) -> bool:
+    """Whether the contact is a member of the sequence."""
+    return await MembershipRepository(session, account_id).get_membership(contact_id, sequence_id) is not None
+
+
 async def leave_all(session: AsyncSession, *, account_id: int, contact_id: int) -> None:
     """Take a contact out of every sequence it is in."""
     members = MembershipRepository(session, account_id)

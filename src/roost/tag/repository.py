@@ -26,6 +26,14 @@ class TagRepository(ScopedRepository[Tag]):
         rows = await self.session.scalars(self.scoped().where(func.lower(Tag.name).in_(lowered)))
         return {tag.name.lower(): tag for tag in rows}
 
+    async def by_ids(self, ids: Iterable[int]) -> dict[int, Tag]:
+        """Existing tags keyed by id."""
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(self.scoped().where(Tag.id.in_(wanted)))
+        return {tag.id: tag for tag in rows}
+
     async def name_taken(self, name: str, *, except_id: int | None = None) -> bool:
         stmt = select(Tag.id).where(Tag.account_id == self.account_id, func.lower(Tag.name) == name.lower())
         if except_id is not None:

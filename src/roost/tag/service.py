@@ -56,6 +56,12 @@ async def delete(session: AsyncSession, *, account_id: int, tag_id: int) -> None
     await TagRepository(session, account_id).delete(tag)
 
 
+async def existing(session: AsyncSession, *, account_id: int, tag_ids: Sequence[int]) -> list[Tag]:
+    """The tags with these ids that exist in the account, in the given order."""
+    found = await TagRepository(session, account_id).by_ids(tag_ids)
+    return [found[tag_id] for tag_id in dict.fromkeys(tag_ids) if tag_id in found]
+
+
 async def get_or_create(session: AsyncSession, *, account_id: int, names: Sequence[str]) -> list[Tag]:
     """The tags with these names, creating the missing ones; order follows `names`, duplicates folded."""
     repo = TagRepository(session, account_id)

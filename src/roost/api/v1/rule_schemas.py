@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from roost.api.v1.wire import Name, V1Time, WireIn
 from roost.rule.steps import MAX_DUE_IN_DAYS, MAX_STEPS, MAX_TAGS, ActionName, TriggerName
-from roost.rule.types import RuleView
+from roost.rule.types import RuleView, RunView
 
 TRIGGER_PARAMS = f"""Params by trigger (unknown ones are ignored):
 - `tag_applied`, `tag_removed`: `tag`, a name or a list of up to {MAX_TAGS} names (missing tags are created).
@@ -89,4 +89,53 @@ class RuleOut(BaseModel):
             actions=[ActionOut(**step) for step in view.actions],
             created_at=rule.created_at,
             last_run_at=rule.last_run_at,
+        )
+
+
+class RunEventOut(BaseModel):
+    """The event that set the rule off, and the chain it belongs to."""
+
+    event_id: int
+    type: str = Field(description="`tag.applied`, `email.clicked`, `conversion.created`, …")
+    origin_id: int = Field(description="The event that started the chain (the event itself at depth 0).")
+    depth: int = Field(description="How many rule actions led from the origin to this event.")
+
+
+class RunActionOut(BaseModel):
+    action: str
+    params: dict[str, Any]
+    status: Literal["done", "failed", "undone", "skipped", "not_run"] = Field(
+        description=(
+            "`done`; `failed` (the action that ended the run); `undone` (done, then undone because a later "
+            "action failed: a run is all or nothing); `skipped` (after `delete`); `not_run`."
+        )
+    )
+
+
+class RuleRunOut(BaseModel):
+    run_id: int
+    rule_id: int
+    contact_id: int
+    event: RunEventOut
+    trigger: TriggerOut = Field(description="The trigger that matched, as the rule had it then.")
+    status: Literal["done", "failed", "stopped"] = Field(
+        description="`done`; `failed` (see `error`; nothing of the run stays); `stopped` (depth 10 reached)."
+    )
+    actions: list[RunActionOut]
+    error: str | None
+    created_at: V1Time
+
+    @classmethod
+    def of(cls, view: RunView) -> RuleRunOut:
+        run = view.run
+        return cls(
+            run_id=run.id,
+            rule_id=run.rule_id,
+            contact_id=run.contact_id,
+            event=RunEventOut(event_id=run.event_id, type=run.event_type, origin_id=run.origin_id, depth=run.depth),
+            trigger=TriggerOut(**view.trigger),
+            status=run.status,
+            actions=[RunActionOut(**action) for action in view.actions],
+            error=run.error,
+            created_at=run.created_at,
         )

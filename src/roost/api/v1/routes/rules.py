@@ -8,7 +8,7 @@ from roost.api.deps import SessionDep
 from roost.api.v1.auth import PrincipalDep
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
-from roost.api.v1.rule_schemas import RuleIn, RuleOut, RulePatch
+from roost.api.v1.rule_schemas import RuleIn, RuleOut, RulePatch, RuleRunOut
 from roost.kit.ids import MAX_ID
 from roost.kit.paging import ListParams
 from roost.rule import service as rule_service
@@ -24,6 +24,16 @@ exist in the account: an unknown id answers 422 naming its path (`triggers.0.par
 `last_run_at` stays null until the rule first runs."""
 RuleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 RuleList = Annotated[ListParams, Depends(list_params(rule_service.SEARCH_BY, rule_service.ORDER_BY))]
+RunList = Annotated[ListParams, Depends(list_params(rule_service.RUN_SEARCH_BY, rule_service.RUN_ORDER_BY))]
+RUNS = """The rule's run log, newest first: one run per contact and originating event.
+
+A rule runs when one of its triggers matches an event about a contact, within seconds of the
+change. Every event is handled exactly once, even across crashes. Actions record events in turn,
+so rules chain: `event.origin_id` is the event that started the chain, `event.depth` how many
+actions led from it. A rule runs at most once per contact per origin, so cycles end; at depth 10
+a matching rule does not act (`stopped`). A run's actions are all or nothing: when one fails
+(the contact or a sequence was deleted meanwhile), the run is `failed` with `error`, and what it
+had done is undone. `search_by` `event` (event type), `status` or `error`."""
 
 
 @router.get("/rules", response_model=PageOut[RuleOut], summary="List rules")
@@ -75,3 +85,17 @@ async def update_rule(rule_id: RuleId, body: RulePatch, session: SessionDep, pri
 async def delete_rule(rule_id: RuleId, session: SessionDep, principal: PrincipalDep) -> Response:
     await rule_service.delete(session, account_id=principal.account_id, rule_id=rule_id)
     return Response(status_code=204)
+
+
+@router.get(
+    "/rules/{rule_id}/runs",
+    response_model=PageOut[RuleRunOut],
+    responses=NOT_FOUND,
+    summary="List a rule's runs",
+    description=RUNS,
+)
+async def list_rule_runs(
+    rule_id: RuleId, request: Request, session: SessionDep, principal: PrincipalDep, params: RunList
+) -> Any:
+    page = await rule_service.list_runs(session, account_id=principal.account_id, rule_id=rule_id, params=params)
+    return envelope(request, page, RuleRunOut.of)
