@@ -3,8 +3,8 @@
 Events recorded before this revision predate the rules engine: they are marked dispatched
 here, so that upgrading does not run every rule on an installation's whole history at once.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-24 01:10:24.123567
 """
 
@@ -16,8 +16,8 @@ from sqlalchemy.dialects import postgresql
 
 from roost.db import UTCDateTime
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
