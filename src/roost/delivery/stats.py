@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.models import MARKETING_KINDS, Broadcast, Message, SequenceEmail
@@ -53,5 +53,5 @@ async def count_many(session: AsyncSession, messages: Iterable[Message | Counted
     totals = Counter(key for key in map(owner, messages) if key is not None)
     for (kind, owner_id), amount in totals.items():
         model: type[Broadcast] | type[SequenceEmail] = Broadcast if kind == "broadcast" else SequenceEmail
-        column = getattr(model, stat)
-        await session.execute(update(model).where(model.id == owner_id).values({column: column + amount}))
+        table = cast(Table, model.__table__)  # Core: the ORM bulk-update path costs more than the UPDATE
+        await session.execute(update(table).where(table.c.id == owner_id).values({stat: table.c[stat] + amount}))
