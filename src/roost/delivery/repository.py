@@ -210,10 +210,30 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
     return sorted(messages, key=lambda message: message.id)
 
 
-async def contacts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Contact]:
+@dataclass(frozen=True, slots=True)
+class MailedContact:
+    """What a message needs of its contact: plain columns, not an ORM object (a batch loads hundreds)."""
+
+    id: int
+    email: str
+    first_name: str | None
+    last_name: str | None
+    fields: dict[str, Any]
+    status: str
+
+    def field_values(self) -> dict[str, Any]:
+        return {"first_name": self.first_name, "last_name": self.last_name, **self.fields}
+
+
+async def contacts(session: AsyncSession, ids: Sequence[int]) -> dict[int, MailedContact]:
     if not ids:
         return {}
-    return {contact.id: contact for contact in await session.scalars(select(Contact).where(Contact.id.in_(ids)))}
+    rows = await session.execute(
+        select(Contact.id, Contact.email, Contact.first_name, Contact.last_name, Contact.fields, Contact.status).where(
+            Contact.id.in_(ids)
+        )
+    )
+    return {row.id: MailedContact(*row) for row in rows}
 
 
 async def broadcasts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Broadcast]:
@@ -300,7 +320,7 @@ async def cancel(session: AsyncSession, ids: Sequence[int]) -> None:
 
 async def close_finished_broadcasts(session: AsyncSession, *, now: datetime) -> None:
     """Sending broadcasts with no unfinished message left become `sent`, in one UPDATE."""
-    unfinished = select(Message.id).where(Message.broadcast_id == Broadcast.id, Message.status.in_(UNFINISHED))
+    unfinished = select(Message.id).where(Message.broadcast_id == Broadcast.id, UNFINISHED_CONDITION)
     await session.execute(
         update(Broadcast).where(Broadcast.status == "sending", ~unfinished.exists()).values(status="sent", sent_at=now)
     )

@@ -24,7 +24,7 @@ from roost.contact import service as contact_service
 from roost.delivery import repository, stats
 from roost.delivery.addressing import Addressing
 from roost.delivery.pacing import Pacer
-from roost.delivery.repository import ClaimedMessage
+from roost.delivery.repository import ClaimedMessage, MailedContact
 from roost.field import service as field_service
 from roost.form import service as form_service
 from roost.kit.clock import utcnow
@@ -32,7 +32,7 @@ from roost.mail.compose import CompiledEmail, Recipient, Sender, compile_email
 from roost.mail.dkim import DkimKeyring
 from roost.mail.merge import CONFIRM_LINK
 from roost.mail.smtp import DeliveryStatus, SendOutcome, Transport
-from roost.models import MARKETING_KINDS, Account, Broadcast, Contact
+from roost.models import MARKETING_KINDS, Account, Broadcast
 from roost.models import Sequence as DripSequence
 from roost.sequence import service as sequence_service
 
@@ -114,7 +114,7 @@ class MessageSender:
                 prepared.cancelled.append(message.id)  # the email or contact is gone, or may no longer be mailed
         return prepared
 
-    def _own_values(self, message: ClaimedMessage, about: Contact | None) -> dict[str, str]:
+    def _own_values(self, message: ClaimedMessage, about: MailedContact | None) -> dict[str, str]:
         """The values of the tags a transactional email has of its own."""
         if message.kind == "confirmation":
             return {CONFIRM_LINK: self.addressing.confirm_url(message.id)}
@@ -334,7 +334,7 @@ def _confirmation_sender(sequence: DripSequence | None, account: Account) -> Sen
     return Sender(name=account_service.display_name(account), email=account.email, address="")
 
 
-def _mailable(message: ClaimedMessage, contact: Contact | None, about: Contact | None) -> bool:
+def _mailable(message: ClaimedMessage, contact: MailedContact | None, about: MailedContact | None) -> bool:
     """Whether the message may still go out to its address.
 
     Marketing mail goes only to active contacts (CONVENTIONS §7). A confirmation goes to a contact

@@ -53,6 +53,10 @@ class Message(Base):
         # The sender's claim: unfinished messages by due time, oldest first, then in id order. Sent
         # messages leave the index, so a claim reads the next batch and nothing else.
         Index("ix_messages_unfinished_due_at_id", "due_at", "id", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
+        # Whether a sending broadcast has anything left, without reading its sent messages.
+        Index(
+            "ix_messages_unfinished_broadcast_id", "broadcast_id", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED
+        ),
         Index("ix_messages_contact_id", "contact_id"),
         # At most one unfinished confirmation per (form, contact): subscribing again does not spam.
         Index(
