@@ -38,6 +38,8 @@ from roost.mail.smtp import DeliveryStatus, SendOutcome, SmtpTransport, Transpor
 log = logging.getLogger("roost.delivery")
 # How long the recorder waits before trying a failed write again (the senders wait meanwhile).
 RECORD_RETRY = 1.0
+# How long the recorder waits for more connections' outcomes before committing what it has.
+RECORD_WINDOW = 0.005
 CAPTURE_CONCURRENCY = 4
 # While the relay cannot be reached, senders wait this long, doubling up to the last, between tries.
 RELAY_FIRST_BACKOFF = 0.5
@@ -78,6 +80,8 @@ class DeliveryRunner:
         self._held: dict[int, ClaimedMessage] = {}  # claimed, not yet recorded
         self._outcomes: list[tuple[ClaimedMessage, SendOutcome, asyncio.Future[None]]] = []
         self._outcomes_waiting = asyncio.Event()
+        self._all_waiting = asyncio.Event()  # every connection with a message has its outcome in
+        self._sending = 0  # connections with a message, sent or not yet
         self._tasks: list[asyncio.Task[None]] = []
         self._relay_up = asyncio.Event()
         self._relay_up.set()
@@ -189,13 +193,17 @@ class DeliveryRunner:
         """One connection's worth of sending: a message goes out only once the previous one is recorded."""
         while True:
             delivery = await self._queue.get()
+            self._sending += 1
             try:
                 outcome = await self._send(delivery)
                 recorded = asyncio.get_running_loop().create_future()
                 self._outcomes.append((delivery.message, outcome, recorded))
                 self._outcomes_waiting.set()
+                if len(self._outcomes) >= self._sending:
+                    self._all_waiting.set()
                 await recorded
             finally:
+                self._sending -= 1
                 self._queue.task_done()
                 if self._queue.qsize() < self.batch_size:
                     self._room.set()
@@ -244,6 +252,12 @@ class DeliveryRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._outcomes_waiting.wait(), timeout=max(next_renewal - loop.time(), 0))
             self._outcomes_waiting.clear()
+            # Gather the outcomes of the other connections too, unless every one is waiting already:
+            # a transaction costs far more than a message, and the connections wait for it anyway.
+            if self._outcomes and len(self._outcomes) < self._sending:
+                self._all_waiting.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._all_waiting.wait(), timeout=RECORD_WINDOW)
             outcomes, self._outcomes = self._outcomes, []
             renewing = loop.time() >= next_renewal
             renewed: list[tuple[repository.Lease, datetime]] = []
