@@ -238,7 +238,9 @@ def sample_message(dkim_directory: Path | None, secret: str, fields: Sequence[st
         dkim=DkimKeyring(dkim_directory) if dkim_directory is not None else None,
         contact_fields=tuple(sorted(fields)),
     )
-    addressing = Addressing(BASE_URL, BOUNCE_DOMAIN, Signer(secret, "message"), Signer(secret, "click"))
+    addressing = Addressing(
+        BASE_URL, BOUNCE_DOMAIN, Signer(secret, "message"), Signer(secret, "click"), Signer(secret, "confirm")
+    )
     message_id = 1_234_567
     links = addressing.links(message_id)
     address = "grace.hopper.1234567@mail.example.com"
