@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default="", description="Signs links and tokens; generated and stored in data_dir when unset."
     )
+    pixel_identifier: bool = Field(
+        default=True,
+        description=(
+            "Tracked clicks in marketing mail add a signed identifier (`_bsc`) to the link they lead to, so"
+            " that the pixel on that site ties the browser to the contact. False: links land unchanged and"
+            " the pixel records page views and conversions of no contact."
+        ),
+    )
     db_pool_size: int = Field(default=20, ge=1, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
 
