@@ -30,7 +30,7 @@ from roost.account import service as account_service
 from roost.contact import service as contact_service
 from roost.delivery import stats
 from roost.delivery.addressing import VISITOR_PARAM, Addressing
-from roost.errors import NotFound
+from roost.errors import Invalid, NotFound
 from roost.form import service as form_service
 from roost.kit.clock import utcnow_seconds
 from roost.kit.urls import with_query_param
@@ -117,6 +117,20 @@ async def follow_click(session: AsyncSession, *, addressing: Addressing, token: 
             data=_email_data(message, url=url),
         )
     return landing_url(addressing, message, url)
+
+
+async def visitor_contact(
+    session: AsyncSession, *, addressing: Addressing, account_id: int, identifier: str
+) -> int | None:
+    """The contact a visitor identifier (`landing_url`) ties a browser to, in this account; None when its
+    message or contact is gone, or it names another account's mail. Invalid when it is forged."""
+    message_id = addressing.visitor_message_id(identifier)
+    if message_id is None:
+        raise Invalid.field("identifier", "The identifier is invalid.")
+    message = await message_named(session, message_id)
+    if message is None or message.account_id != account_id:
+        return None
+    return message.contact_id
 
 
 async def _sender_name(session: AsyncSession, repo: MessageRepository, message: Message) -> str:
