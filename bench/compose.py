@@ -94,6 +94,7 @@ ADDRESSING = Addressing(
     message=Signer("bench-secret", "message"),
     click=Signer("bench-secret", "click"),
     confirm=Signer("bench-secret", "confirm"),
+    visitor=Signer("bench-secret", "visitor"),
 )
 
 

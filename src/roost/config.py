@@ -70,6 +70,18 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default="", description="Signs links and tokens; generated and stored in data_dir when unset."
     )
+    pixel_identifier: bool = Field(
+        default=True,
+        description=(
+            "Tracked clicks in marketing mail add a signed identifier (`_bsc`) to the link they lead to, so"
+            " that the pixel on that site ties the browser to the contact. False: links land as written, and"
+            " only browsers that kept an identifier before are still tied to their contact."
+        ),
+    )
+    pixel_rate_limit: str = Field(
+        default="60/minute",
+        description="Most pixel hits per client IP address and workspace, in `limits` notation; 0 turns it off.",
+    )
     db_pool_size: int = Field(default=20, ge=1, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
 
@@ -102,6 +114,10 @@ class Settings(BaseSettings):
     @property
     def rate_limit_enabled(self) -> bool:
         return self.rate_limit.strip() not in ("", "0")
+
+    @property
+    def pixel_rate_limit_enabled(self) -> bool:
+        return self.pixel_rate_limit.strip() not in ("", "0")
 
     @property
     def smtp_rate_enabled(self) -> bool:

@@ -17,10 +17,12 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from roost.api.app import create_app
 from roost.delivery.addressing import Addressing
 from roost.kit.clock import utcnow_seconds
 from roost.kit.signing import Signer
 from roost.models import Broadcast, Event, Interaction, Message
+from tests.conftest import client_for
 from tests.helpers import Api, Tenant
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -140,7 +142,8 @@ async def test_a_click_redirects_to_its_link_and_counts_once(
     for _ in range(2):
         response = await client.get(path(addressing.click_url(sent.message_id, LINK)))
         assert response.status_code == 302
-        assert response.headers["location"] == LINK
+        # The link itself, with the pixel's visitor identifier added to its query.
+        assert response.headers["location"] == f"{LINK}&_bsc={addressing.visitor_id(sent.message_id)}"
     other_link = "https://beats.example/tour"
     assert (await client.get(path(addressing.click_url(sent.message_id, other_link)))).status_code == 302
     # Images were blocked: the click is the proof of an open.
@@ -161,6 +164,44 @@ async def test_a_click_redirects_to_its_link_and_counts_once(
         ("email.clicked", {**email, "url": LINK}),  # once per link, however often it is followed
         ("email.clicked", {**email, "url": other_link}),
     ]
+
+
+async def test_only_marketing_mail_to_a_contact_hands_the_visitor_identifier_on(
+    api: Api, client: httpx.AsyncClient, sessionmaker: Sessions, addressing: Addressing, settings: Any
+) -> None:
+    sent = await mailing(api, sessionmaker)
+    identifier = addressing.visitor_id(sent.message_id)
+    landings = {
+        "https://beats.example/": f"https://beats.example/?_bsc={identifier}",
+        "https://beats.example/a?b=1#tracks": f"https://beats.example/a?b=1&_bsc={identifier}#tracks",
+        "https://beats.example/a?_bsc=forged&b=%20": f"https://beats.example/a?b=%20&_bsc={identifier}",
+        "https://beats.example/a?#top": f"https://beats.example/a?_bsc={identifier}#top",
+    }
+    for link, landing in landings.items():
+        response = await client.get(path(addressing.click_url(sent.message_id, link)))
+        assert response.status_code == 302, link
+        assert response.headers["location"] == landing, link
+    assert addressing.visitor_message_id(identifier) == sent.message_id
+    # The identifier reaches other sites: it is worthless as the message's other tokens.
+    assert (await client.get(f"/u/{identifier}")).status_code == 404
+    assert (await client.post(f"/u/{identifier}")).status_code == 404
+    assert (await client.get(f"/t/o/{identifier}")).status_code == 404
+    assert addressing.message_id(identifier) is None
+
+    # A test send names no contact: its links land as written.
+    test_send = await add_message(sessionmaker, api.account.id, None, kind="test", to_address="me@example.com")
+    response = await client.get(path(addressing.click_url(test_send, LINK)))
+    assert response.headers["location"] == LINK
+
+    # With the setting off, no link carries it.
+    quiet = create_app(settings.model_copy(update={"pixel_identifier": False}))
+    try:
+        async with client_for(quiet) as other_client:
+            response = await other_client.get(path(addressing.click_url(sent.message_id, LINK)))
+        assert response.status_code == 302
+        assert response.headers["location"] == LINK
+    finally:
+        await quiet.state.roost.engine.dispose()
 
 
 async def test_a_click_goes_nowhere_but_the_signed_url(

@@ -232,7 +232,8 @@ async def test_sent_mail_is_tracked_end_to_end_opens_clicks_and_one_click_unsubs
 
     redirect = await client.get(click.group(1).replace("&amp;", "&").removeprefix("http://roost.test"))
     assert redirect.status_code == 302
-    assert redirect.headers["location"] == "https://shop.example/sale?a=1&b=2"
+    # The link, with the pixel's visitor identifier (the message, signed) added to its query.
+    assert re.fullmatch(r"https://shop\.example/sale\?a=1&b=2&_bsc=\d+\.[0-9a-f]{24}", redirect.headers["location"])
     assert (await client.get(pixel.group(1).removeprefix("http://roost.test"))).status_code == 200
 
     unsubscribe_url = re.search(r"<(http://roost\.test/u/[^>]+)>", str(parsed["List-Unsubscribe"]))

@@ -22,6 +22,7 @@ ADDRESSING = Addressing(
     message=Signer("mail-test-key", "message"),
     click=Signer("mail-test-key", "click"),
     confirm=Signer("mail-test-key", "confirm"),
+    visitor=Signer("mail-test-key", "visitor"),
 )
 MESSAGE_ID = 42
 CLICK_PREFIX = f"https://roost.example/t/c/{ADDRESSING.token(MESSAGE_ID)}?"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +21,10 @@ class AccountRepository:
         account: Account | None = await self.session.scalar(
             select(Account).where(func.lower(Account.email) == email.lower())
         )
+        return account
+
+    async def by_workspace(self, workspace_id: uuid.UUID) -> Account | None:
+        account: Account | None = await self.session.scalar(select(Account).where(Account.workspace_id == workspace_id))
         return account
 
     def add(self, account: Account) -> Account:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import available_timezones
 
@@ -57,6 +58,14 @@ async def create(
 async def get(session: AsyncSession, *, account_id: int) -> Account:
     """The account, or NotFound."""
     account = await AccountRepository(session).get(account_id)
+    if account is None:
+        raise NotFound()
+    return account
+
+
+async def get_by_workspace(session: AsyncSession, *, workspace_id: uuid.UUID) -> Account:
+    """The account whose workspace UUID this is (CONVENTIONS §2), or NotFound."""
+    account = await AccountRepository(session).by_workspace(workspace_id)
     if account is None:
         raise NotFound()
     return account

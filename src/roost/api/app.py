@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from roost.api import errors, outbox
 from roost.api.middleware import BodyLimit, RateHeaders
-from roost.api.public import confirm, tracking, unsubscribe
+from roost.api.public import confirm, pixel, tracking, unsubscribe
 from roost.api.ratelimit import RateLimiter
 from roost.api.state import AppState
 from roost.api.v1.routes import (
@@ -46,7 +46,8 @@ Roost serves two APIs from one process:
 
 The **public** routes (`/t/…`, `/u/…`, `/confirm/…`) are what links in sent mail point at: no
 Authorization header, the signed part of the URL names the message. They answer images,
-redirects and HTML pages.
+redirects and HTML pages. `/pixel/script` and `/pixel/collect` are the tracking pixel that
+sites embed (`GET /v1/pixels/code`): its script, and where it reports page views and conversions.
 """
 
 
@@ -62,6 +63,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         write_gate=WriteGate(engine),
         limiter=limiter,
         addressing=Addressing.from_settings(settings),
+        pixel_limiter=(
+            RateLimiter(settings.pixel_rate_limit, redis_url=settings.redis_url, namespace="roost-pixel")
+            if settings.pixel_rate_limit_enabled
+            else None
+        ),
     )
 
     @contextlib.asynccontextmanager
@@ -122,7 +128,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         pixels,
     ):
         app.include_router(module.router, prefix="/v1")
-    for public in (tracking, unsubscribe, confirm):
+    for public in (tracking, unsubscribe, confirm, pixel):
         app.include_router(public.router)
 
     if not settings.smtp_url:

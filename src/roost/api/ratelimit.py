@@ -1,4 +1,4 @@
-"""Per-account moving-window rate limit (CONVENTIONS §4), in memory or shared through Redis."""
+"""Moving-window rate limits, in memory or shared through Redis: per account (CONVENTIONS §4), per pixel client."""
 
 from __future__ import annotations
 
@@ -38,7 +38,10 @@ class RateLimiter:
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     async def hit(self, account_id: int) -> RateDecision:
-        key = f"account:{account_id}"
+        return await self.hit_key(f"account:{account_id}")
+
+    async def hit_key(self, key: str) -> RateDecision:
+        """Count one hit against `key`'s own window."""
         allowed = await self.strategy.hit(self.item, self.namespace, key)
         stats = await self.strategy.get_window_stats(self.item, self.namespace, key)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))

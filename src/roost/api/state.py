@@ -21,3 +21,4 @@ class AppState:
     write_gate: WriteGate
     limiter: RateLimiter | None
     addressing: Addressing
+    pixel_limiter: RateLimiter | None = None

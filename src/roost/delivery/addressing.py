@@ -15,7 +15,10 @@ from roost.config import Settings
 from roost.kit.signing import Signer
 from roost.mail.compose import BOUNCE_LOCAL_PREFIX, UNSUBSCRIBE_LOCAL_PREFIX
 
-__all__ = ["BOUNCE_LOCAL_PREFIX", "UNSUBSCRIBE_LOCAL_PREFIX", "Addressing", "MessageLinks"]
+__all__ = ["BOUNCE_LOCAL_PREFIX", "UNSUBSCRIBE_LOCAL_PREFIX", "VISITOR_PARAM", "Addressing", "MessageLinks"]
+
+# The query parameter a tracked click adds to its link, read by the pixel script on the landing page.
+VISITOR_PARAM = "_bsc"
 
 # What a query value must not hold as is: the separators of form decoding (& + #), the escape
 # (%), and anything outside printable ASCII. Runs are percent-encoded as UTF-8; the rest of a
@@ -44,6 +47,8 @@ class Addressing:
     message: Signer
     click: Signer
     confirm: Signer
+    visitor: Signer
+    identify_visitors: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Addressing:
@@ -54,6 +59,8 @@ class Addressing:
             message=Signer(key, "message"),
             click=Signer(key, "click"),
             confirm=Signer(key, "confirm"),
+            visitor=Signer(key, "visitor"),
+            identify_visitors=settings.pixel_identifier,
         )
 
     def token(self, message_id: int) -> str:
@@ -105,6 +112,19 @@ class Addressing:
         Its own signing key: a message's other tokens (links, VERP address) never confirm anything.
         """
         value = self.confirm.unsign(token)
+        return int(value) if value is not None and value.isdigit() else None
+
+    def visitor_id(self, message_id: int) -> str:
+        """The identifier a tracked click hands the landing page: the message it came from, signed.
+
+        Its own signing key: the identifier reaches the linked site, and it must not work as the
+        message's other tokens do (the unsubscribe link, the open pixel).
+        """
+        return self.visitor.sign(str(message_id))
+
+    def visitor_message_id(self, identifier: str) -> int | None:
+        """The message a visitor identifier names, or None when it is forged or malformed."""
+        value = self.visitor.unsign(identifier)
         return int(value) if value is not None and value.isdigit() else None
 
     def click_target(self, message_id: int, url: str, signature: str) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Literal, Protocol, cast
 
 from sqlalchemy import Table, update
@@ -34,12 +35,17 @@ class Counted(Protocol):
 
 def owner(message: Message | Counted) -> Owner | None:
     """The email whose stats a message counts in, or None when it counts nowhere."""
-    if message.kind not in MARKETING_KINDS:
+    return owner_of(kind=message.kind, broadcast_id=message.broadcast_id, sequence_email_id=message.sequence_email_id)
+
+
+def owner_of(*, kind: str, broadcast_id: int | None, sequence_email_id: int | None) -> Owner | None:
+    """`owner` from a message's columns."""
+    if kind not in MARKETING_KINDS:
         return None
-    if message.broadcast_id is not None:
-        return ("broadcast", message.broadcast_id)
-    if message.sequence_email_id is not None:
-        return ("sequence", message.sequence_email_id)
+    if broadcast_id is not None:
+        return ("broadcast", broadcast_id)
+    if sequence_email_id is not None:
+        return ("sequence", sequence_email_id)
     return None
 
 
@@ -55,3 +61,13 @@ async def count_many(session: AsyncSession, messages: Iterable[Message | Counted
         model: type[Broadcast] | type[SequenceEmail] = Broadcast if kind == "broadcast" else SequenceEmail
         table = cast(Table, model.__table__)  # Core: the ORM bulk-update path costs more than the UPDATE
         await session.execute(update(table).where(table.c.id == owner_id).values({stat: table.c[stat] + amount}))
+
+
+async def add_value(session: AsyncSession, email: Owner, amount: Decimal) -> None:
+    """Add a conversion's value to the email's `conversion_value`, the sum behind `altv`/`ltv` (negative: take
+    it back). An email deleted since changes nothing."""
+    kind, owner_id = email
+    model: type[Broadcast] | type[SequenceEmail] = Broadcast if kind == "broadcast" else SequenceEmail
+    await session.execute(
+        update(model).where(model.id == owner_id).values(conversion_value=model.conversion_value + amount)
+    )

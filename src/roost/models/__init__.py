@@ -10,6 +10,7 @@ from roost.models.field import CustomField
 from roost.models.form import Form
 from roost.models.job import Job
 from roost.models.message import MARKETING_KINDS, CapturedMail, Interaction, Message
+from roost.models.pixel import PageViewDay
 from roost.models.rule import Rule, RuleRun
 from roost.models.sequence import ContactSequence, Sequence, SequenceEmail
 from roost.models.tag import Tag
@@ -32,6 +33,7 @@ __all__ = [
     "Job",
     "Message",
     "Note",
+    "PageViewDay",
     "Rule",
     "RuleRun",
     "Segment",

@@ -103,7 +103,12 @@ class Interaction(Base):
     """Something a recipient did with a message: opened, clicked, unsubscribed, bounced, complained."""
 
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_message_id_type", "message_id", "type"),)
+    __table_args__ = (
+        Index("ix_interactions_message_id_type", "message_id", "type"),
+        # A conversion is attributed to the contact's latest click (CONVENTIONS §7: stats); deleting a
+        # contact clears its interactions' contact_id through this index too.
+        Index("ix_interactions_contact_id_type_created_at", "contact_id", "type", "created_at"),
+    )
 
     id: Mapped[IdPk]
     account_id: Mapped[AccountFk]

@@ -11,7 +11,8 @@ What is kept:
   conversion is attributed to); the first click of a message sets `clicked_at` and counts one
   `clicks`; the first click of each URL records `email.clicked`, so that a rule on one link
   fires once however often it is followed. A click is also an open when none was recorded
-  (images blocked).
+  (images blocked). The redirect of a click in marketing mail to a contact adds the visitor
+  identifier (`_bsc`, see `landing_url`) to the link, for the pixel on the site it leads to.
 - unsubscribe: see `unsubscribe`.
 - confirmation: see `confirm_subscription`.
 """
@@ -28,11 +29,12 @@ from roost import events
 from roost.account import service as account_service
 from roost.contact import service as contact_service
 from roost.delivery import stats
-from roost.delivery.addressing import Addressing
-from roost.errors import NotFound
+from roost.delivery.addressing import VISITOR_PARAM, Addressing
+from roost.errors import Invalid, NotFound
 from roost.form import service as form_service
 from roost.kit.clock import utcnow_seconds
-from roost.models import Message
+from roost.kit.urls import with_query_param
+from roost.models import MARKETING_KINDS, Message
 from roost.tracking.repository import MessageRepository, message_named
 from roost.tracking.types import ConfirmationView, UnsubscribeView
 
@@ -78,8 +80,23 @@ async def record_open(session: AsyncSession, *, addressing: Addressing, token: s
     await _opened(session, repo, message, utcnow_seconds())
 
 
+def landing_url(addressing: Addressing, message: Message, url: str) -> str:
+    """Where a click on `url` in the message lands: the link itself, with the visitor identifier when it is
+    marketing mail to a contact.
+
+    The identifier (the message, signed for this one use) lets the pixel on the linked site tie the
+    browser to the contact without naming the contact; it is worthless as any other token. Test
+    sends and transactional mail have no contact whose conversions would count, so their links land
+    as written; so does every link when the setting `pixel_identifier` is off.
+    """
+    if not addressing.identify_visitors or message.kind not in MARKETING_KINDS or message.contact_id is None:
+        return url
+    return with_query_param(url, VISITOR_PARAM, addressing.visitor_id(message.id))
+
+
 async def follow_click(session: AsyncSession, *, addressing: Addressing, token: str, url: str, signature: str) -> str:
-    """Record a click and give the URL to redirect to: only the one the signature binds to the message."""
+    """Record a click and give the URL to redirect to: only the one the signature binds to the message
+    (with the visitor identifier, see `landing_url`)."""
     message_id = addressing.message_id(token)
     # Only http(s) links are ever tracked; the scheme check keeps a redirect from being anything else.
     if message_id is None or not _HTTP.match(url) or addressing.click_target(message_id, url, signature) is None:
@@ -99,7 +116,21 @@ async def follow_click(session: AsyncSession, *, addressing: Addressing, token: 
             contact_id=message.contact_id,
             data=_email_data(message, url=url),
         )
-    return url
+    return landing_url(addressing, message, url)
+
+
+async def visitor_contact(
+    session: AsyncSession, *, addressing: Addressing, account_id: int, identifier: str
+) -> int | None:
+    """The contact a visitor identifier (`landing_url`) ties a browser to, in this account; None when its
+    message or contact is gone, or it names another account's mail. Invalid when it is forged."""
+    message_id = addressing.visitor_message_id(identifier)
+    if message_id is None:
+        raise Invalid.field("identifier", "The identifier is invalid.")
+    message = await message_named(session, message_id)
+    if message is None or message.account_id != account_id:
+        return None
+    return message.contact_id
 
 
 async def _sender_name(session: AsyncSession, repo: MessageRepository, message: Message) -> str:

@@ -39,9 +39,12 @@ async def open_pixel(token: str, session: WriteSessionDep, state: StateDep) -> R
     status_code=302,
     summary="Click redirect",
     description="Redirects to `url` only when `sig` binds that URL to the message the token names; anything "
-    "else is 404. Records the click (a `click` interaction; the first one sets `clicked_at` and counts in "
-    "the email's `clicks`; event `email.clicked` once per URL) and an open if none was recorded.",
-    responses={302: {"description": "To the link's own URL."}},
+    "else is 404. In marketing mail to a contact, the redirect adds `_bsc=<identifier>` to the link's query "
+    "(the message, signed for this use), which the pixel script on the landing page keeps in a first-party "
+    "cookie to tie the browser to the contact (off with `ROOST_PIXEL_IDENTIFIER=false`). Records the click "
+    "(a `click` interaction; the first one sets `clicked_at` and counts in the email's `clicks`; event "
+    "`email.clicked` once per URL) and an open if none was recorded.",
+    responses={302: {"description": "To the link's own URL (with `_bsc` for marketing mail to a contact)."}},
 )
 async def click(token: str, session: WriteSessionDep, state: StateDep, url: str = "", sig: str = "") -> Response:
     target = await tracking_service.follow_click(

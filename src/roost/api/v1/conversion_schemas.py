@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from roost.api.v1.wire import Email, Id, V1Time, WireIn
 from roost.conversion.service import MAX_VALUE
 from roost.models import Conversion
+from roost.pixel.types import PageViewDayCount
 
 Value = Annotated[
     Decimal,
@@ -66,3 +67,28 @@ class ConversionOut(BaseModel):
 
 class PixelCodeOut(BaseModel):
     code: str = Field(description="A <script> snippet to embed on every page of the site.")
+
+
+class PageViewDayOut(BaseModel):
+    date: str = Field(description="A UTC day, `YYYY-MM-DD`.")
+    page_views: int
+    identified: int = Field(description="Views from browsers tied to a contact through a tracked click.")
+
+
+class PageViewsOut(BaseModel):
+    days: int = Field(description="How many days back, today (UTC) included.")
+    page_views: int = Field(description="All the views of those days.")
+    identified: int = Field(description="Views from browsers tied to a contact through a tracked click.")
+    daily: list[PageViewDayOut] = Field(description="The days that had views, newest first.")
+
+    @classmethod
+    def of(cls, days: int, counts: list[PageViewDayCount]) -> PageViewsOut:
+        return cls(
+            days=days,
+            page_views=sum(count.page_views for count in counts),
+            identified=sum(count.identified for count in counts),
+            daily=[
+                PageViewDayOut(date=count.day.isoformat(), page_views=count.page_views, identified=count.identified)
+                for count in counts
+            ],
+        )

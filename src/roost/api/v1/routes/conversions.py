@@ -43,8 +43,9 @@ async def get_conversion(conversion_id: ConversionId, session: SessionDep, princ
     description=(
         "Name the contact by exactly one of `contact_id` or `email` (a contact of this account). "
         "`value` (default 0) is a number kept to the cent, `currency` an ISO 4217 code (default USD), "
-        "`source` free text. `attribution` is `{}` for conversions recorded through the API. "
-        "Records the `conversion.created` event."
+        "`source` free text. The conversion is attributed to the last email (broadcast or sequence email) "
+        'the contact clicked within 7 days before it, `attribution` `{"type", "id"}`, or `{}`; its '
+        "value then counts in that email's `altv`/`ltv`. Records the `conversion.created` event."
     ),
 )
 async def create_conversion(body: ConversionIn, session: SessionDep, principal: PrincipalDep) -> ConversionOut:
@@ -65,6 +66,8 @@ async def create_conversion(body: ConversionIn, session: SessionDep, principal: 
     response_model=ConversionOut,
     responses={**NOT_FOUND, **BAD_BODY},
     summary="Update a conversion: only the given properties change",
+    description="The contact and the attribution stay; a new value moves the attributed email's `altv`/`ltv` "
+    "with it. Records `conversion.updated` when something changed.",
 )
 async def update_conversion(
     conversion_id: ConversionId, body: ConversionPatch, session: SessionDep, principal: PrincipalDep
@@ -80,7 +83,13 @@ async def update_conversion(
     return ConversionOut.of(conversion)
 
 
-@router.delete("/conversions/{conversion_id}", status_code=204, responses=NOT_FOUND, summary="Delete a conversion")
+@router.delete(
+    "/conversions/{conversion_id}",
+    status_code=204,
+    responses=NOT_FOUND,
+    summary="Delete a conversion",
+    description="Its value leaves the attributed email's `altv`/`ltv`. Records `conversion.deleted`.",
+)
 async def delete_conversion(conversion_id: ConversionId, session: SessionDep, principal: PrincipalDep) -> Response:
     await conversion_service.delete(session, account_id=principal.account_id, conversion_id=conversion_id)
     return Response(status_code=204)
