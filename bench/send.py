@@ -40,10 +40,10 @@ from sqlalchemy.engine import make_url
 
 from api import DEFAULT_PG_URL, HOST, free_port, log, postgres_database, roost_cli, server_env
 from roost.broadcast import service as broadcast_service
+from roost.config import Settings
 from roost.db import create_engine, create_sessionmaker
 from roost.delivery.addressing import Addressing
 from roost.field import service as field_service
-from roost.kit.signing import Signer
 from roost.mail import DkimKeyring, Recipient, Sender, compile_email
 
 BASE_URL = "https://roost.bench.example.com"
@@ -238,9 +238,7 @@ def sample_message(dkim_directory: Path | None, secret: str, fields: Sequence[st
         dkim=DkimKeyring(dkim_directory) if dkim_directory is not None else None,
         contact_fields=tuple(sorted(fields)),
     )
-    addressing = Addressing(
-        BASE_URL, BOUNCE_DOMAIN, Signer(secret, "message"), Signer(secret, "click"), Signer(secret, "confirm")
-    )
+    addressing = Addressing.from_settings(Settings(base_url=BASE_URL, secret_key=secret))
     message_id = 1_234_567
     links = addressing.links(message_id)
     address = "grace.hopper.1234567@mail.example.com"
