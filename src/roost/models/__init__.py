@@ -13,6 +13,7 @@ from roost.models.message import MARKETING_KINDS, CapturedMail, Interaction, Mes
 from roost.models.rule import Rule, RuleRun
 from roost.models.sequence import ContactSequence, Sequence, SequenceEmail
 from roost.models.tag import Tag
+from roost.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 __all__ = [
     "MARKETING_KINDS",
@@ -39,4 +40,7 @@ __all__ = [
     "SequenceEmail",
     "Tag",
     "Task",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]
