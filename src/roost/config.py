@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default="", description="Signs links and tokens; generated and stored in data_dir when unset."
     )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description=(
+            "Let webhooks reach private, loopback, link-local and other non-public addresses (a receiver on"
+            " this machine or the local network). Off: such destinations are refused (CONVENTIONS §7)."
+        ),
+    )
     db_pool_size: int = Field(default=20, ge=1, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
 
