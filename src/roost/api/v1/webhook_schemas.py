@@ -77,7 +77,7 @@ class WebhookSecretOut(WebhookOut):
 
     @classmethod
     def created(cls, created: CreatedEndpoint) -> WebhookSecretOut:
-        return cls(**WebhookOut.of(created.endpoint).model_dump(), secret=created.secret)
+        return cls(**dict(WebhookOut.of(created.endpoint)), secret=created.secret)
 
 
 class EventTypeOut(BaseModel):
