@@ -52,6 +52,10 @@ class WebhookFanout:
             if catalogue.wants(endpoint.events, event.type)
         ]
 
+    def wants(self, event: PendingEvent) -> bool:
+        """Whether an active endpoint of the event's account subscribes to its type."""
+        return bool(self._subscribers(event))
+
     async def handle(self, session: AsyncSession, event: PendingEvent) -> None:
         endpoints = self._subscribers(event)
         if not endpoints:
