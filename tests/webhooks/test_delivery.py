@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections import defaultdict
 from datetime import timedelta
@@ -277,3 +278,32 @@ async def test_redeliver_sends_the_same_message_again(hooks: Hooks, receiver: Re
     assert refused.status_code == 422
     assert set(refused.json()["errors"]) == {"active"}
     assert (await hooks.api.post(f"/webhooks/{hook['webhook_id']}/deliveries/999999999/redeliver")).status_code == 404
+
+
+async def _never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        await reader.read()  # reads until the sender gives up and closes
+    finally:
+        writer.close()
+
+
+async def test_a_silent_endpoint_holds_only_its_share_of_the_senders(hooks: Hooks, receiver: Receiver) -> None:
+    silent = await asyncio.start_server(_never_answer, "127.0.0.1", 0)
+    try:
+        port = silent.sockets[0].getsockname()[1]
+        stuck = await hooks.create(f"http://127.0.0.1:{port}/hook", ["contact.created"])
+        for n in range(6):  # six contacts: nothing orders these messages after one another
+            await hooks.api.created("/contacts", {"email": f"ada{n}@example.com"})
+        await hooks.settle()
+        await hooks.create(receiver.url, ["tag.applied"])
+        contact = (await hooks.api.created("/contacts", {"email": "bob@example.com"}))["contact_id"]
+        await hooks.api.post(f"/contacts/{contact}/tags", {"tags": ["Lead"]})
+        await hooks.settle()
+        # Four slots, two per endpoint: the silent endpoint's older messages cannot take them all.
+        async with running(hooks.sender(concurrency=4, per_endpoint=2, timeout=2.0)):
+            await eventually(lambda: len(receiver.delivered()) == 1, within=1.5)
+        timed_out = await hooks.deliveries(stuck["webhook_id"])
+        assert timed_out
+        assert all(entry["error"] == "No answer within 2 s." for entry in timed_out)
+    finally:
+        silent.close()

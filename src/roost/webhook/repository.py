@@ -127,13 +127,26 @@ async def add_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
 # The sender -------------------------------------------------------------------------------
 
 
-async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: timedelta) -> list[ClaimedMessage]:
+async def claim(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    per_endpoint: int,
+    busy_endpoints: Collection[int] = (),
+) -> list[ClaimedMessage]:
     """Take up to `limit` due messages of active endpoints, the longest due first, and hold them for `lease`.
 
     A message waits while an earlier message of the same endpoint and contact is pending (in flight
     or waiting for a retry): events about a contact reach an endpoint in the order they happened.
     Messages about no contact are not ordered. A claim pushes `next_attempt_at` to the end of the
     lease, so a sender that dies leaves its messages to be claimed again then.
+
+    Fairness: a claim takes at most `per_endpoint` messages of one endpoint, and none of the
+    `busy_endpoints` (those the sender already has that many of in flight), so an endpoint that
+    answers slowly, or not at all, cannot hold every sending slot while others wait. The window
+    that applies the cap runs over the oldest due messages only, so the claim stays an index scan.
     """
     earlier = aliased(WebhookMessage)
     blocked = exists().where(
@@ -142,8 +155,8 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
         earlier.status == _PENDING,
         earlier.id < WebhookMessage.id,
     )
-    due = (
-        select(WebhookMessage.id)
+    oldest = (
+        select(WebhookMessage.id, WebhookMessage.endpoint_id, WebhookMessage.next_attempt_at)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
         .where(
             WebhookMessage.status == _PENDING,
@@ -152,10 +165,26 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
             or_(WebhookMessage.contact_id.is_(None), ~blocked),
         )
         .order_by(WebhookMessage.next_attempt_at, WebhookMessage.id)
+        .limit(limit * 4)
+    )
+    if busy_endpoints:
+        oldest = oldest.where(WebhookMessage.endpoint_id.not_in(busy_endpoints))
+    if session.get_bind().dialect.name == "postgresql":
+        oldest = oldest.with_for_update(of=WebhookMessage, skip_locked=True)
+    first = oldest.subquery("first_due")
+    ranked = select(
+        first.c.id,
+        first.c.next_attempt_at,
+        func.row_number()
+        .over(partition_by=first.c.endpoint_id, order_by=(first.c.next_attempt_at, first.c.id))
+        .label("rank"),
+    ).subquery("ranked")
+    due = (
+        select(ranked.c.id)
+        .where(ranked.c.rank <= per_endpoint)
+        .order_by(ranked.c.next_attempt_at, ranked.c.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(of=WebhookMessage, skip_locked=True)
     until = now + lease
     rows = (
         await session.execute(

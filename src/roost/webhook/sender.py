@@ -13,6 +13,8 @@
   or the error.
 - Events about a contact reach an endpoint in the order they happened: the claim passes over a
   message while an earlier one of the same endpoint and contact is pending (`repository.claim`).
+- One endpoint holds at most `per_endpoint` of the sender's `concurrency` slots, so a slow or
+  silent endpoint delays its own messages, not every account's.
 
 Sending never holds a database transaction: a claim commits, the POSTs run, and their outcomes are
 written together by a recorder (a group commit, through the write gate). A claim is a lease: a
@@ -27,6 +29,7 @@ import contextlib
 import email.utils
 import logging
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -117,6 +120,7 @@ class WebhookSender:
         schedule: Sequence[timedelta] = RETRY_SCHEDULE,
         retry_after_cap: timedelta = RETRY_AFTER_CAP,
         concurrency: int = 16,
+        per_endpoint: int = 4,
         poll_interval: float = 0.5,
         lease: timedelta = LEASE,
         timeout: float = TIMEOUT,
@@ -127,6 +131,7 @@ class WebhookSender:
         self.schedule = tuple(schedule)
         self.retry_after_cap = retry_after_cap
         self.concurrency = concurrency
+        self.per_endpoint = per_endpoint
         self.poll_interval = poll_interval
         self.lease = lease
         self.timeout = timeout
@@ -134,6 +139,7 @@ class WebhookSender:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()  # a slot came free: time to claim
         self._held = 0  # claimed and not yet recorded
+        self._busy: Counter[int] = Counter()  # of those, how many per endpoint
         self._outcomes: list[Attempt] = []
         self._outcomes_waiting = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -184,6 +190,7 @@ class WebhookSender:
                     pause = PASS_RETRY
                 for message in claimed:
                     self._held += 1
+                    self._busy[message.endpoint_id] += 1
                     task = asyncio.create_task(self._deliver(message))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
@@ -203,8 +210,16 @@ class WebhookSender:
                 waiter.cancel()
 
     async def _claim(self, limit: int) -> list[ClaimedMessage]:
+        busy = [endpoint_id for endpoint_id, held in self._busy.items() if held >= self.per_endpoint]
         async with self.gate(), self.sessionmaker() as session, session.begin():
-            return await repository.claim(session, now=utcnow(), limit=limit, lease=self.lease)
+            return await repository.claim(
+                session,
+                now=utcnow(),
+                limit=limit,
+                lease=self.lease,
+                per_endpoint=self.per_endpoint,
+                busy_endpoints=busy,
+            )
 
     async def _deliver(self, message: ClaimedMessage) -> None:
         attempt = await self.attempt(message)
@@ -269,6 +284,9 @@ class WebhookSender:
                     log.exception("recording %d webhook attempts failed", len(attempts))
                     await asyncio.sleep(RECORD_RETRY)
             self._held -= len(attempts)
+            for attempt in attempts:
+                self._busy[attempt.message.endpoint_id] -= 1
+            self._busy = +self._busy  # drops the endpoints with none left
             self._wake.set()
             if self._closing and not self._outcomes:
                 return
