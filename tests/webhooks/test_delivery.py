@@ -307,3 +307,15 @@ async def test_a_silent_endpoint_holds_only_its_share_of_the_senders(hooks: Hook
         assert all(entry["error"] == "No answer within 2 s." for entry in timed_out)
     finally:
         silent.close()
+
+
+async def test_finished_messages_leave_the_log_after_the_retention(hooks: Hooks, receiver: Receiver) -> None:
+    hook = await hooks.create(receiver.url)
+    await hooks.api.created("/contacts", {"email": "ada@example.com"})
+    await hooks.settle()
+    await hooks.send()
+    assert len(await hooks.deliveries(hook["webhook_id"])) == 1
+    await hooks.sender().prune()  # kept 30 days
+    assert len(await hooks.deliveries(hook["webhook_id"])) == 1
+    assert await hooks.sender(retention=timedelta(0)).prune() >= 1
+    assert await hooks.deliveries(hook["webhook_id"]) == []

@@ -8,7 +8,19 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -249,6 +261,26 @@ async def conclude(session: AsyncSession, message: ClaimedMessage, **values: Any
 async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(WebhookDelivery), rows)
+
+
+async def prune(session: AsyncSession, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` finished messages made before `before`, with their attempts; how many.
+
+    Messages are made in id order, so the oldest are the lowest ids: the scan stops early. Pending
+    ones (held for a webhook that is switched off) stay.
+    """
+    oldest = (
+        select(WebhookMessage.id)
+        .where(WebhookMessage.created_at < before, WebhookMessage.status != _PENDING)
+        .order_by(WebhookMessage.id)
+        .limit(limit)
+    )
+    ids = list(await session.scalars(oldest))
+    if not ids:
+        return 0
+    await session.execute(delete(WebhookDelivery).where(WebhookDelivery.message_id.in_(ids)))
+    await session.execute(delete(WebhookMessage).where(WebhookMessage.id.in_(ids)))
+    return len(ids)
 
 
 async def disable(session: AsyncSession, endpoint_id: int, *, reason: str, now: datetime) -> None:

@@ -10,7 +10,7 @@
   three days), later when the answer's `Retry-After` asks for more (at most a day); after the last
   retry the message has `failed`. A redirect is not followed: it is a failed attempt.
 - Every attempt is a row of the delivery log: status code, latency, the first KiB of the answer,
-  or the error.
+  or the error. Messages delivered or failed are deleted with their attempts after 30 days.
 - Events about a contact reach an endpoint in the order they happened: the claim passes over a
   message while an earlier one of the same endpoint and contact is pending (`repository.claim`).
 - One endpoint holds at most `per_endpoint` of the sender's `concurrency` slots, so a slow or
@@ -65,6 +65,10 @@ TIMEOUT = 10.0  # seconds to connect, and for each read; the whole attempt gets 
 RESPONSE_EXCERPT = 1024  # bytes of the answer kept in the delivery log
 RECORD_RETRY = 1.0
 PASS_RETRY = 1.0
+# Delivered and failed messages are kept this long with their attempts (the delivery log), then deleted.
+RETENTION = timedelta(days=30)
+PRUNE_EVERY = 600.0  # seconds
+PRUNE_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,7 @@ class WebhookSender:
         poll_interval: float = 0.5,
         lease: timedelta = LEASE,
         timeout: float = TIMEOUT,
+        retention: timedelta = RETENTION,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.gate = gate
@@ -135,6 +140,7 @@ class WebhookSender:
         self.poll_interval = poll_interval
         self.lease = lease
         self.timeout = timeout
+        self.retention = retention
         self._client: httpx.AsyncClient | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()  # a slot came free: time to claim
@@ -177,9 +183,15 @@ class WebhookSender:
     async def run(self) -> None:
         log.info("webhook sender started")
         recorder = asyncio.create_task(self._record_outcomes())
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time()
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
+                if loop.time() >= next_prune:
+                    next_prune = loop.time() + PRUNE_EVERY
+                    with contextlib.suppress(Exception):  # the next round tries again
+                        await self.prune()
                 claimed: list[ClaimedMessage] = []
                 pause = self.poll_interval
                 try:
@@ -199,6 +211,11 @@ class WebhookSender:
         finally:
             await self._shutdown(recorder)
             log.info("webhook sender stopped")
+
+    async def prune(self) -> int:
+        """Delete a batch of messages finished more than `retention` ago, with their attempts; how many."""
+        async with self.gate(), self.sessionmaker() as session, session.begin():
+            return await repository.prune(session, before=utcnow() - self.retention, limit=PRUNE_BATCH)
 
     async def _sleep(self, seconds: float) -> None:
         """Until a slot comes free, the sender stops, or `seconds` pass."""
