@@ -139,6 +139,16 @@ async def add_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
 # The sender -------------------------------------------------------------------------------
 
 
+async def any_due(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether any pending message is due (a read on the partial index, for idle polls)."""
+    found = await session.scalar(
+        select(WebhookMessage.id)
+        .where(WebhookMessage.status == _PENDING, WebhookMessage.next_attempt_at <= now)
+        .limit(1)
+    )
+    return found is not None
+
+
 async def claim(
     session: AsyncSession,
     *,

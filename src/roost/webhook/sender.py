@@ -227,6 +227,10 @@ class WebhookSender:
                 waiter.cancel()
 
     async def _claim(self, limit: int) -> list[ClaimedMessage]:
+        # A read first, outside the write gate: an idle poll never takes SQLite's write lock.
+        async with self.sessionmaker() as session:
+            if not await repository.any_due(session, now=utcnow()):
+                return []
         busy = [endpoint_id for endpoint_id, held in self._busy.items() if held >= self.per_endpoint]
         async with self.gate(), self.sessionmaker() as session, session.begin():
             return await repository.claim(
