@@ -73,6 +73,8 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         secret_key="test-secret-key",
         base_url="http://roost.test",
         db_pool_size=5,
+        # Webhook tests deliver to a receiver on 127.0.0.1; tests of the refusal use an app without this.
+        webhooks_allow_private=True,
     )
 
 

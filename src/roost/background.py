@@ -1,5 +1,5 @@
-"""Everything a worker process runs besides HTTP: the job queue, delivery and the event dispatcher (rules),
-started and stopped together."""
+"""Everything a worker process runs besides HTTP: the job queue, delivery, the event dispatcher (rules and the
+webhook fan-out) and the webhook sender, started and stopped together."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from roost.delivery.runner import DeliveryRunner
 from roost.events.dispatcher import Dispatcher
 from roost.jobs.runner import Worker
 from roost.rule.engine import RuleEngine
+from roost.webhook.fanout import WebhookFanout
+from roost.webhook.sender import WebhookSender
 
 
 class Loop(Protocol):
@@ -29,8 +31,9 @@ class Background:
         self.loops: list[Loop] = [
             Worker(sessionmaker),
             DeliveryRunner.from_settings(settings, sessionmaker, gate=gate),
-            # The consumers of events, called in one transaction per batch (webhooks join here).
-            Dispatcher(sessionmaker, [RuleEngine()], gate=gate),
+            # The consumers of events, called in one transaction per batch.
+            Dispatcher(sessionmaker, [RuleEngine(), WebhookFanout()], gate=gate),
+            WebhookSender.from_settings(settings, sessionmaker, gate=gate),
         ]
         self._tasks: list[asyncio.Task[None]] = []
 

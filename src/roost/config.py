@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         default="60/minute",
         description="Most pixel hits per client IP address and workspace, in `limits` notation; 0 turns it off.",
     )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description=(
+            "Let webhooks reach private, loopback, link-local and other non-public addresses (a receiver on"
+            " this machine or the local network). Off: such destinations are refused (CONVENTIONS §7)."
+        ),
+    )
     db_pool_size: int = Field(default=20, ge=1, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
 

@@ -11,7 +11,12 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from roost.events.dispatcher import Dispatcher
+from roost.rule.engine import RuleEngine
+from roost.webhook.fanout import WebhookFanout
+from roost.webhook.sender import WebhookSender
 from tests.helpers import Api
 
 # A valid body per (method, path template), so that 404 cannot hide behind a 422.
@@ -45,6 +50,9 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/broadcasts/{broadcast_id}"): {"name": "renamed"},
     ("POST", "/v1/broadcasts/{broadcast_id}/cancel"): {},
     ("POST", "/v1/broadcasts/{broadcast_id}/test"): {"emails": ["probe@example.com"]},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"active": False},
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {},
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): {},
 }
 SEQUENCE = {
     "name": "Victim drip",
@@ -52,10 +60,42 @@ SEQUENCE = {
 }
 
 
-LISTS = ("/contacts", "/tags", "/fields", "/rules", "/conversions", "/sequences", "/forms", "/segments", "/broadcasts")
+LISTS = (
+    "/contacts",
+    "/tags",
+    "/fields",
+    "/rules",
+    "/conversions",
+    "/sequences",
+    "/forms",
+    "/segments",
+    "/broadcasts",
+    "/webhooks",
+)
 
 
-async def _victim_ids(victim: Api) -> dict[str, int]:
+async def _delivery_id(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession], victim: Api, webhook_id: int
+) -> int:
+    """An attempt of the victim's webhook: its events dispatched and sent (to a closed port) once."""
+    gate = app.state.roost.write_gate
+    dispatcher = Dispatcher(sessionmaker, [RuleEngine(), WebhookFanout()], gate=gate)
+    while await dispatcher.run_once():
+        pass
+    sender = WebhookSender(sessionmaker, gate=gate, allow_private=True)
+    try:
+        await sender.run_once()
+    finally:
+        await sender.aclose()
+    # Switched off, so that no later test's sender keeps trying it.
+    await victim.patch(f"/webhooks/{webhook_id}", {"active": False})
+    deliveries = (await victim.get(f"/webhooks/{webhook_id}/deliveries")).json()["data"]
+    assert deliveries, "the victim's webhook was not attempted"
+    return int(deliveries[0]["delivery_id"])
+
+
+async def _victim_ids(victim: Api, app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    webhook = await victim.created("/webhooks", {"url": "http://127.0.0.1:9/secret", "events": ["contact.created"]})
     field = await victim.created("/fields", {"label": "Secret", "type": "text", "key": "secret"})
     contact = await victim.created("/contacts", {"email": "victim@example.com", "fields": {"secret": "s3"}})
     cid = contact["contact_id"]
@@ -94,6 +134,8 @@ async def _victim_ids(victim: Api) -> dict[str, int]:
         },
     )
     return {
+        "webhook_id": webhook["webhook_id"],
+        "delivery_id": await _delivery_id(app, sessionmaker, victim, webhook["webhook_id"]),
         "contact_id": cid,
         "sequence_id": sid,
         "email_id": email["email_id"],
@@ -111,10 +153,19 @@ async def _victim_ids(victim: Api) -> dict[str, int]:
 
 
 async def test_every_id_route_answers_404_to_another_account(
-    app: FastAPI, client: httpx.AsyncClient, api: Api, other_api: Api
+    app: FastAPI,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+    api: Api,
+    other_api: Api,
 ) -> None:
-    ids = await _victim_ids(api)
-    lists = (*LISTS, f"/sequences/{ids['sequence_id']}/emails", f"/rules/{ids['rule_id']}/runs")
+    ids = await _victim_ids(api, app, sessionmaker)
+    lists = (
+        *LISTS,
+        f"/sequences/{ids['sequence_id']}/emails",
+        f"/rules/{ids['rule_id']}/runs",
+        f"/webhooks/{ids['webhook_id']}/deliveries",
+    )
     before = {path: (await api.get(path)).json() for path in lists}
     walked = 0
     for path, operations in app.openapi()["paths"].items():
@@ -138,16 +189,20 @@ async def test_every_id_route_answers_404_to_another_account(
     assert after == before
 
 
-async def test_own_contact_with_another_accounts_tag_is_404(api: Api, other_api: Api) -> None:
-    ids = await _victim_ids(api)
+async def test_own_contact_with_another_accounts_tag_is_404(
+    api: Api, other_api: Api, app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = await _victim_ids(api, app, sessionmaker)
     mine = await other_api.created("/contacts", {"email": "me@example.com"})
     response = await other_api.delete(f"/contacts/{mine['contact_id']}/tags/{ids['tag_id']}")
     assert response.status_code == 404
 
 
-async def test_another_accounts_sequence_form_or_tag_is_unknown_in_bodies(api: Api, other_api: Api) -> None:
+async def test_another_accounts_sequence_form_or_tag_is_unknown_in_bodies(
+    api: Api, other_api: Api, app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     """Ids inside a request body are references: another account's answers 422 naming the field, never 404."""
-    ids = await _victim_ids(api)
+    ids = await _victim_ids(api, app, sessionmaker)
     victim_tag = ids["tag_id"]
     mine = await other_api.created("/contacts", {"email": "me@example.com"})
     path = f"/contacts/{mine['contact_id']}"
@@ -165,8 +220,10 @@ async def test_another_accounts_sequence_form_or_tag_is_unknown_in_bodies(api: A
     assert (await other_api.get("/forms")).json()["meta"]["total"] == 0
 
 
-async def test_lists_and_searches_never_show_another_account(api: Api, other_api: Api) -> None:
-    await _victim_ids(api)
+async def test_lists_and_searches_never_show_another_account(
+    api: Api, other_api: Api, app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await _victim_ids(api, app, sessionmaker)
     for path, params in (
         ("/contacts", {}),
         ("/contacts", {"search_by": "tag", "keyword": "Victim"}),
@@ -180,6 +237,7 @@ async def test_lists_and_searches_never_show_another_account(api: Api, other_api
         ("/forms", {}),
         ("/segments", {}),
         ("/broadcasts", {"search_by": "status", "keyword": "scheduled"}),
+        ("/webhooks", {"keyword": "secret"}),
     ):
         body = (await other_api.get(path, **params)).json()
         assert body["data"] == [], path

@@ -49,6 +49,9 @@ class Hang:
     async def prepare(self, session: AsyncSession, events: Sequence[PendingEvent]) -> None:
         pass
 
+    def wants(self, event: PendingEvent) -> bool:
+        return True
+
     async def handle(self, session: AsyncSession, event: PendingEvent) -> None:
         self.reached.set()
         await asyncio.Event().wait()
@@ -90,6 +93,9 @@ class Flaky:
 
     async def prepare(self, session: AsyncSession, events: Sequence[PendingEvent]) -> None:
         pass
+
+    def wants(self, event: PendingEvent) -> bool:
+        return True
 
     async def handle(self, session: AsyncSession, event: PendingEvent) -> None:
         if self.failing and event.contact_id == self.contact_id:
@@ -177,6 +183,9 @@ class HoldFirst:
 
     async def prepare(self, session: AsyncSession, events: Sequence[PendingEvent]) -> None:
         pass
+
+    def wants(self, event: PendingEvent) -> bool:
+        return True
 
     async def handle(self, session: AsyncSession, event: PendingEvent) -> None:
         if not self.reached.is_set():

@@ -27,6 +27,7 @@ from roost.api.v1.routes import (
     segments,
     sequences,
     tags,
+    webhooks,
 )
 from roost.background import Background
 from roost.bounce.listener import bounce_listener
@@ -126,8 +127,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         rules,
         conversions,
         pixels,
+        webhooks,
     ):
         app.include_router(module.router, prefix="/v1")
+    webhooks.document_payloads(app)
     for public in (tracking, unsubscribe, confirm, pixel):
         app.include_router(public.router)
 

@@ -57,6 +57,25 @@ class ContactRepository(ScopedRepository[Contact]):
         )
         return found is not None
 
+    async def summaries(self, contact_ids: Seq[int]) -> dict[int, dict[str, Any]]:
+        """Plain values of these contacts (no ORM objects: callers only read them); the deleted are absent."""
+        if not contact_ids:
+            return {}
+        rows = await self.session.execute(
+            select(
+                Contact.id, Contact.email, Contact.status, Contact.first_name, Contact.last_name, Contact.fields
+            ).where(Contact.account_id == self.account_id, Contact.id.in_(contact_ids))
+        )
+        return {
+            row.id: {
+                "contact_id": row.id,
+                "email": row.email,
+                "status": row.status,
+                "fields": {"first_name": row.first_name, "last_name": row.last_name, **(row.fields or {})},
+            }
+            for row in rows
+        }
+
     async def by_email(self, email: str) -> Contact | None:
         row: Contact | None = await self.session.scalar(self.scoped().where(func.lower(Contact.email) == email.lower()))
         return row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,6 +123,11 @@ async def check_exists(session: AsyncSession, *, account_id: int, contact_id: in
     """NotFound unless the contact is the account's; for records nested under a contact (one light query)."""
     if not await ContactRepository(session, account_id).exists(contact_id):
         raise NotFound()
+
+
+async def summaries(session: AsyncSession, *, account_id: int, contact_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """`{contact_id, email, status, fields}` of each of these contacts that exists, by id (webhook payloads)."""
+    return await ContactRepository(session, account_id).summaries(contact_ids)
 
 
 async def create(

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from roost import events
 from roost.account import service as account_service
 from roost.bounce import service as bounce_service
 from roost.bounce.reports import Report
@@ -176,7 +177,27 @@ class MessageSender:
                 later[(lease, now + retry_delay(message.attempts), outcome.code, reply)].append(message.id)
         for lease, messages in sent.items():
             await repository.conclude(session, [m.id for m in messages], lease_until=lease, status="sent", sent_at=now)
-        await stats.count_many(session, [m for messages in sent.values() for m in messages], "sent")
+        delivered = [m for messages in sent.values() for m in messages]
+        await stats.count_many(session, delivered, "sent")
+        # One INSERT for the whole group commit: webhooks (`email.sent`) learn of marketing mail sent.
+        await events.record_many(
+            session,
+            type="email.sent",
+            entries=[
+                (
+                    m.account_id,
+                    m.contact_id,
+                    {
+                        "message_id": m.id,
+                        "broadcast_id": m.broadcast_id,
+                        "sequence_email_id": m.sequence_email_id,
+                        "email": m.to_address,
+                    },
+                )
+                for m in delivered
+                if m.kind in MARKETING_KINDS and m.contact_id is not None
+            ],
+        )
         for (lease, code, reply), ids in failed.items():
             await repository.conclude(
                 session, ids, lease_until=lease, status="failed", smtp_code=code, last_error=reply

@@ -8,7 +8,8 @@ write lock. What the handlers change and the mark commit together or not at all:
 any error that ends the transaction, leaves the events pending with nothing of their handling
 applied, and the next pass takes them again. That is what makes delivery exactly once.
 
-Each event is handled inside a SAVEPOINT. A handler that raises undoes only its event's changes;
+Each event is handled inside a SAVEPOINT, by the handlers that want it (an event none wants is only
+marked). A handler that raises undoes only its event's changes;
 that event goes back to pending and is offered again after a growing pause, while the rest of
 the batch commits, so one bad event never blocks the queue. Handlers must therefore raise only
 for "not now" (handlers record failures that retrying cannot mend, such as an action on a
@@ -68,6 +69,9 @@ class EventHandler(Protocol):
 
     async def prepare(self, session: AsyncSession, events: Sequence[PendingEvent]) -> None:
         """Load what the batch needs, once per transaction, before its events are handled."""
+
+    def wants(self, event: PendingEvent) -> bool:
+        """Whether `handle` may do anything with this event (asked after `prepare`)."""
 
     async def handle(self, session: AsyncSession, event: PendingEvent) -> None:
         """Act on one event. Raising undoes what this call changed and offers the event again later."""
@@ -158,9 +162,13 @@ class Dispatcher:
 
     async def _handle(self, session: AsyncSession, event: PendingEvent) -> bool:
         """Every handler on one event, in a savepoint; False when one raised (the event is retried later)."""
+        interested = [handler for handler in self.handlers if handler.wants(event)]
+        if not interested:
+            # Most events (mail sent, fields changed) concern no rule and no webhook: marked, no savepoint.
+            return True
         try:
             async with session.begin_nested():
-                for handler in self.handlers:
+                for handler in interested:
                     await handler.handle(session, event)
         except Exception:
             retry = self._retries.get(event.id) or _Retry(attempts=0, at=0.0)

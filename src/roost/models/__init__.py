@@ -14,6 +14,7 @@ from roost.models.pixel import PageViewDay
 from roost.models.rule import Rule, RuleRun
 from roost.models.sequence import ContactSequence, Sequence, SequenceEmail
 from roost.models.tag import Tag
+from roost.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 __all__ = [
     "MARKETING_KINDS",
@@ -41,4 +42,7 @@ __all__ = [
     "SequenceEmail",
     "Tag",
     "Task",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]

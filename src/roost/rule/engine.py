@@ -73,6 +73,10 @@ class RuleEngine:
         accounts = {event.account_id for event in batch if _may_trigger(event)}
         self._rules = await repository.active_rules(session, accounts)
 
+    def wants(self, event: PendingEvent) -> bool:
+        """Whether the event may set off one of its account's active rules."""
+        return _may_trigger(event) and bool(self._rules.get(event.account_id))
+
     async def handle(self, session: AsyncSession, event: PendingEvent) -> None:
         if not _may_trigger(event):
             return

@@ -1,0 +1,42 @@
+"""Email events reach webhooks: sent (recorded by the sender's group commit), opened, clicked."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roost.config import Settings
+from tests.rules.conftest import SENDER, Outbox
+from tests.webhooks.conftest import Hooks
+from tests.webhooks.receiver import Receiver
+
+
+async def test_sent_opened_and_clicked_emails(
+    hooks: Hooks,
+    receiver: Receiver,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+) -> None:
+    outbox = Outbox(settings, sessionmaker, client)
+    hook = await hooks.create(receiver.url, ["email.sent", "email.opened", "email.clicked"])
+    contact = (await hooks.api.created("/contacts", {"email": "reader@example.com"}))["contact_id"]
+    body = '<p>Hello</p><a href="https://shop.example/sale">Sale</a>'
+    broadcast = await hooks.api.created(
+        "/broadcasts",
+        {"name": "Sale", "email": {"subject": "Sale", "body": body}, "sender": SENDER, "immediate": True},
+    )
+    await outbox.deliver()
+    await outbox.click("reader@example.com", "Sale", "https://shop.example/sale")
+    await hooks.settle()
+    await hooks.send(passes=3)
+
+    payloads = [request.verify(hook["secret"]) for request in receiver.delivered()]
+    assert [payload["type"] for payload in payloads] == ["email.sent", "email.opened", "email.clicked"]
+    sent, opened, clicked = (payload["data"] for payload in payloads)
+    assert sent["broadcast_id"] == broadcast["broadcast_id"]
+    assert sent["email"] == "reader@example.com"
+    assert sent["contact_id"] == contact
+    assert sent["contact"]["email"] == "reader@example.com"
+    assert opened["message_id"] == sent["message_id"] == clicked["message_id"]
+    assert clicked["url"] == "https://shop.example/sale"
