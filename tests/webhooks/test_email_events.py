@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.config import Settings
+from roost.models import Event
 from tests.rules.conftest import SENDER, Outbox
 from tests.webhooks.conftest import Hooks
 from tests.webhooks.receiver import Receiver
@@ -40,3 +42,25 @@ async def test_sent_opened_and_clicked_emails(
     assert sent["contact"]["email"] == "reader@example.com"
     assert opened["message_id"] == sent["message_id"] == clicked["message_id"]
     assert clicked["url"] == "https://shop.example/sale"
+
+
+async def test_sent_events_are_recorded_only_for_accounts_with_a_webhook_listening(
+    hooks: Hooks,
+    receiver: Receiver,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+) -> None:
+    outbox = Outbox(settings, sessionmaker, client)
+    await hooks.create(receiver.url, ["email.opened"])  # listening, but not to email.sent
+    await hooks.api.created("/contacts", {"email": "quiet@example.com"})
+    await hooks.api.created(
+        "/broadcasts",
+        {"name": "Quiet", "email": {"subject": "Quiet", "body": "<p>Hi</p>"}, "sender": SENDER, "immediate": True},
+    )
+    await outbox.deliver()
+    async with sessionmaker() as session:
+        recorded = await session.scalar(
+            select(func.count()).where(Event.account_id == hooks.api.account.id, Event.type == "email.sent")
+        )
+    assert recorded == 0  # one event per message sent, read by nobody, would cost its insert and dispatch

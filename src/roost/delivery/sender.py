@@ -36,6 +36,7 @@ from roost.mail.smtp import DeliveryStatus, SendOutcome, Transport
 from roost.models import MARKETING_KINDS, Account, Broadcast
 from roost.models import Sequence as DripSequence
 from roost.sequence import service as sequence_service
+from roost.webhook import service as webhook_service
 
 RETRY_DEADLINE = timedelta(days=3)
 FIRST_RETRY = timedelta(minutes=1)
@@ -179,7 +180,12 @@ class MessageSender:
             await repository.conclude(session, [m.id for m in messages], lease_until=lease, status="sent", sent_at=now)
         delivered = [m for messages in sent.values() for m in messages]
         await stats.count_many(session, delivered, "sent")
-        # One INSERT for the whole group commit: webhooks (`email.sent`) learn of marketing mail sent.
+        # One INSERT for the whole group commit: webhooks (`email.sent`) learn of marketing mail sent,
+        # for the accounts that have one listening (nothing else reads these events).
+        marketing = [m for m in delivered if m.kind in MARKETING_KINDS and m.contact_id is not None]
+        listening = await webhook_service.accounts_listening(
+            session, account_ids={m.account_id for m in marketing}, event_type="email.sent"
+        )
         await events.record_many(
             session,
             type="email.sent",
@@ -194,8 +200,8 @@ class MessageSender:
                         "email": m.to_address,
                     },
                 )
-                for m in delivered
-                if m.kind in MARKETING_KINDS and m.contact_id is not None
+                for m in marketing
+                if m.account_id in listening
             ],
         )
         for (lease, code, reply), ids in failed.items():

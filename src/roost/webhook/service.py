@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.errors import Invalid, NotFound
@@ -63,6 +64,22 @@ async def _get_row(repo: EndpointRepository, webhook_id: int) -> WebhookEndpoint
     if endpoint is None:
         raise NotFound()
     return endpoint
+
+
+async def accounts_listening(session: AsyncSession, *, account_ids: Collection[int], event_type: str) -> set[int]:
+    """Those of the accounts with an active webhook that receives this event type.
+
+    Events recorded only for webhooks (`email.sent`, one per message) are skipped for the others:
+    an event row nobody reads still costs its insert and its dispatch.
+    """
+    if not account_ids:
+        return set()
+    rows = await session.execute(
+        select(WebhookEndpoint.account_id, WebhookEndpoint.events).where(
+            WebhookEndpoint.account_id.in_(sorted(account_ids)), WebhookEndpoint.active.is_(True)
+        )
+    )
+    return {account_id for account_id, subscribed in rows if catalogue.wants(subscribed, event_type)}
 
 
 async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[WebhookEndpoint]:
