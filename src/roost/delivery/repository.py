@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.models import Account, Broadcast, Contact, ContactSequence, Form, Message, SequenceEmail
 from roost.models import Sequence as DripSequence
-from roost.models.message import UNFINISHED as UNFINISHED_CONDITION
+from roost.models.message import UNFINISHED
 
-UNFINISHED = ("queued", "sending")
 # The hot statements are Core statements on the table: the ORM's bulk-update path (session
 # synchronisation, ORM compile state) cost more than the UPDATEs themselves.
 MESSAGES = cast(Table, Message.__table__)
@@ -181,10 +180,7 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
     """
     due = _locking(
         session,
-        select(Message.id)
-        .where(UNFINISHED_CONDITION, Message.due_at <= now)
-        .order_by(Message.due_at, Message.id)
-        .limit(limit),
+        select(Message.id).where(UNFINISHED, Message.due_at <= now).order_by(Message.due_at, Message.id).limit(limit),
     )
     held = Lease(now + lease)
     claimed = await session.execute(
@@ -313,14 +309,12 @@ async def release(session: AsyncSession, ids: Sequence[int], *, lease: Lease, no
 async def cancel(session: AsyncSession, ids: Sequence[int]) -> None:
     """Messages that must not go out any more (their email or contact is gone, or not mailable)."""
     if ids:
-        await session.execute(
-            update(MESSAGES).where(Message.id.in_(ids), Message.status.in_(UNFINISHED)).values(status="cancelled")
-        )
+        await session.execute(update(MESSAGES).where(Message.id.in_(ids), UNFINISHED).values(status="cancelled"))
 
 
 async def close_finished_broadcasts(session: AsyncSession, *, now: datetime) -> None:
     """Sending broadcasts with no unfinished message left become `sent`, in one UPDATE."""
-    unfinished = select(Message.id).where(Message.broadcast_id == Broadcast.id, UNFINISHED_CONDITION)
+    unfinished = select(Message.id).where(Message.broadcast_id == Broadcast.id, UNFINISHED)
     await session.execute(
         update(Broadcast).where(Broadcast.status == "sending", ~unfinished.exists()).values(status="sent", sent_at=now)
     )

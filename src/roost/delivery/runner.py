@@ -32,6 +32,7 @@ from roost.delivery.pacing import Pacer
 from roost.delivery.repository import ClaimedMessage
 from roost.delivery.sender import RETRY_DEADLINE, Delivery, MessageSender
 from roost.kit.clock import utcnow
+from roost.kit.waiting import first_of
 from roost.mail.dkim import DkimKeyring
 from roost.mail.smtp import DeliveryStatus, SendOutcome, SmtpTransport, Transport
 
@@ -137,20 +138,10 @@ class DeliveryRunner:
                 except Exception:  # a database hiccup must not end delivery; the next pass retries
                     log.exception("delivery pass failed")
                 self._room.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake(), timeout=self.poll_interval)
+                await first_of(self._stopping, self._room, seconds=self.poll_interval)
         finally:
             await self._shutdown()
             log.info("delivery stopped")
-
-    async def _wake(self) -> None:
-        """Return when the queue has room for another batch or delivery is stopping."""
-        waiters = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._room.wait())]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
 
     def _start_stages(self) -> None:
         self._tasks = [asyncio.create_task(self._record_outcomes())]

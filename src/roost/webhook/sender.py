@@ -43,6 +43,7 @@ from roost.config import Settings
 from roost.db import Gate, no_gate
 from roost.kit.clock import utcnow
 from roost.kit.timestamps import format_utc
+from roost.kit.waiting import first_of
 from roost.webhook import destinations, repository
 from roost.webhook import http as webhook_http
 from roost.webhook.types import ClaimedMessage
@@ -219,12 +220,7 @@ class WebhookSender:
 
     async def _sleep(self, seconds: float) -> None:
         """Until a slot comes free, the sender stops, or `seconds` pass."""
-        waiters = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._wake.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await first_of(self._stopping, self._wake, seconds=seconds)
 
     async def _claim(self, limit: int) -> list[ClaimedMessage]:
         # A read first, outside the write gate: an idle poll never takes SQLite's write lock.
