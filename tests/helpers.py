@@ -51,3 +51,30 @@ class Api:
         assert response.status_code == 201, response.text
         data: dict[str, Any] = response.json()
         return data
+
+
+class Bird:
+    """An account's view of the Bird face (`/workspaces/{its workspace}`), with an AccessKey header."""
+
+    def __init__(self, client: httpx.AsyncClient, account: Tenant, *, workspace_id: uuid.UUID | None = None) -> None:
+        self.client = client
+        self.account = account
+        self.base = f"/workspaces/{workspace_id or account.workspace_id}"
+        self.headers = {"Authorization": f"AccessKey {account.token}"}
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.client.get(self.base + path, params=params, headers=self.headers)
+
+    async def post(self, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.client.post(self.base + path, json=body, headers=headers, **kwargs)
+
+    async def patch(self, path: str, body: Any) -> httpx.Response:
+        return await self.client.patch(self.base + path, json=body, headers=self.headers)
+
+    async def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> dict[str, Any]:
+        """A call that must answer `status`; its JSON."""
+        response = await self.client.request(method, self.base + path, json=body, headers=self.headers)
+        assert response.status_code == status, response.text
+        data: dict[str, Any] = response.json()
+        return data

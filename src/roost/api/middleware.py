@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from roost.api.bird.errors import CODES, is_bird
+
 
 class BodyLimit:
     """Refuse bodies over `max_bytes` with 413, whether or not Content-Length is sent."""
@@ -18,9 +20,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        bird = is_bird(scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _too_large(send)
+                await _too_large(send, bird=bird)
                 return
         seen = 0
         started = False
@@ -44,15 +47,16 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await _too_large(send)
+                await _too_large(send, bird=bird)
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-async def _too_large(send: Send) -> None:
-    body = json.dumps({"message": "The request body is too large."}).encode()
+async def _too_large(send: Send, *, bird: bool) -> None:
+    message = "The request body is too large."
+    body = json.dumps({"code": CODES[413], "message": message} if bird else {"message": message}).encode()
     await send(
         {
             "type": "http.response.start",

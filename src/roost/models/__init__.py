@@ -2,6 +2,7 @@
 
 from roost.models.account import AccessToken, Account
 from roost.models.broadcast import Broadcast, Segment
+from roost.models.channel import Channel, ChannelMessage, ChannelMessageTag, Media, TemplateProject, TemplateVersion
 from roost.models.contact import Contact, ContactTag
 from roost.models.conversion import Conversion
 from roost.models.crm import Appointment, Note, Task
@@ -23,6 +24,9 @@ __all__ = [
     "Appointment",
     "Broadcast",
     "CapturedMail",
+    "Channel",
+    "ChannelMessage",
+    "ChannelMessageTag",
     "Contact",
     "ContactSequence",
     "ContactTag",
@@ -32,6 +36,7 @@ __all__ = [
     "Form",
     "Interaction",
     "Job",
+    "Media",
     "Message",
     "Note",
     "PageViewDay",
@@ -42,6 +47,8 @@ __all__ = [
     "SequenceEmail",
     "Tag",
     "Task",
+    "TemplateProject",
+    "TemplateVersion",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookMessage",

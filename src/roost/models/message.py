@@ -10,10 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from roost.db import Base, UTCDateTime
 from roost.models._types import AccountFk, BigId, IdPk, MaybeTimestamp, Timestamp
 
-MESSAGE_KINDS = ("broadcast", "sequence", "test", "confirmation", "notification")
+MESSAGE_KINDS = ("broadcast", "sequence", "test", "confirmation", "notification", "channel")
 # Marketing mail: sent only to active contacts, tracked, and counted in its email's stats.
 # The rest is transactional: a test send, a form's confirmation email (to a contact waiting
-# for its double opt-in), a sequence's notification (to the address told of new members).
+# for its double opt-in), a sequence's notification (to the address told of new members). A
+# `channel` message is one receiver of a Bird channel message; its use case decides how it is treated.
 MARKETING_KINDS = frozenset({"broadcast", "sequence"})
 # Statuses only move forward: queued -> sending -> sent -> (bounced | complained),
 # queued -> cancelled, sending -> failed (a permanent SMTP refusal is "bounced").
@@ -27,6 +28,7 @@ UNFINISHED = text("status IN ('queued', 'sending')")
 _HAS_FORM = text("form_id IS NOT NULL")
 _HAS_SEQUENCE = text("sequence_id IS NOT NULL")
 _HAS_ABOUT_CONTACT = text("about_contact_id IS NOT NULL")
+_HAS_CHANNEL_MESSAGE = text("channel_message_id IS NOT NULL")
 
 
 class Message(Base):
@@ -76,6 +78,13 @@ class Message(Base):
             sqlite_where=_HAS_ABOUT_CONTACT,
             postgresql_where=_HAS_ABOUT_CONTACT,
         ),
+        # A channel message's receivers: its status and the list's `to` filter read them.
+        Index(
+            "ix_messages_channel_message_id",
+            "channel_message_id",
+            sqlite_where=_HAS_CHANNEL_MESSAGE,
+            postgresql_where=_HAS_CHANNEL_MESSAGE,
+        ),
     )
 
     id: Mapped[IdPk]
@@ -87,6 +96,7 @@ class Message(Base):
     form_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("forms.id", ondelete="SET NULL"))
     sequence_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("sequences.id", ondelete="SET NULL"))
     about_contact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="SET NULL"))
+    channel_message_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("channel_messages.id", ondelete="CASCADE"))
     to_address: Mapped[str] = mapped_column(String(254))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,59 +1,18 @@
-"""Bearer tokens, scopes and the rate limit for /v1 (CONVENTIONS §3, §4)."""
+"""The /v1 caller: a Bearer token (CONVENTIONS §3)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from roost.account import service as account_service
-from roost.api.deps import READ_METHODS, SessionDep, StateDep, unit_of_work
-from roost.api.errors import RateLimited
-from roost.api.middleware import RATE_HEADERS_KEY
-from roost.api.state import AppState
-from roost.auth import service as auth_service
+from roost.api.auth import authorize
+from roost.api.deps import SessionDep, StateDep
 from roost.auth.types import Principal
-from roost.errors import Forbidden, Unauthenticated
-
-
-def bearer_token(request: Request, *, schemes: tuple[str, ...] = ("bearer",)) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip().strip('"')
-    if scheme.lower() not in schemes or not token or len(token) > 512:
-        raise Unauthenticated()
-    return token
 
 
 async def authenticate(request: Request, session: SessionDep, state: StateDep) -> Principal:
-    """Resolve the token, check the scope the method needs, count the request against the limit."""
-    principal = await auth_service.authenticate(session, token=bearer_token(request))
-    needed = "read" if request.method in READ_METHODS else "write"
-    if state.limiter is not None:
-        decision = await state.limiter.hit(principal.account_id)
-        request.scope.setdefault("state", {})[RATE_HEADERS_KEY] = decision.headers()
-        if not decision.allowed:
-            raise RateLimited(decision)
-    if needed not in principal.scopes:
-        raise Forbidden()
-    if account_service.last_seen_due(principal.last_seen_at):
-        await _record_api_use(request, session, state, principal.account_id)
-    return principal
-
-
-async def _record_api_use(request: Request, session: AsyncSession, state: AppState, account_id: int) -> None:
-    """Touch last_seen_at in a writing session.
-
-    A read's session must not write: on SQLite that would skip the write gate and hold the database's
-    write lock until the read ends. So a read records in a short session of its own that passes the
-    gate; a write's session already holds the gate (taking it again would wait on itself).
-    """
-    if request.method not in READ_METHODS:
-        await account_service.touch_last_seen(session, account_id=account_id)
-        return
-    async with unit_of_work(state, reading=False) as writer:
-        await account_service.touch_last_seen(writer, account_id=account_id)
+    return await authorize(request, session, state)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from roost.api.types import Email
 from roost.kit.ids import MAX_ID
 from roost.kit.timestamps import format_utc, to_utc
 
@@ -22,18 +22,6 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 Name = Annotated[
     str, Field(min_length=1, max_length=255), BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)
 ]
-
-
-def _check_email(value: str) -> str:
-    value = value.strip()
-    try:
-        validate_email(value, check_deliverability=False)
-    except EmailNotValidError:
-        raise ValueError("The {attr} must be a valid email address.") from None
-    return value
-
-
-Email = Annotated[str, Field(max_length=254), AfterValidator(_check_email)]
 
 
 def _field_value(value: Any) -> Any:
@@ -65,3 +53,5 @@ def _as_utc(value: datetime) -> datetime:
 
 # Accepts "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 with an offset.
 V1TimeIn = Annotated[datetime, AfterValidator(_as_utc)]
+
+__all__ = ["Email", "FieldValue", "Id", "Name", "V1Time", "V1TimeIn", "WireIn"]

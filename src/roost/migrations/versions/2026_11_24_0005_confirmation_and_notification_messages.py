@@ -5,11 +5,12 @@ Revises: 0004
 Create Date: 2026-11-24 00:51:51.162020
 """
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from roost.migrations.batch import foreign_keys_off
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -25,33 +26,8 @@ def _where(condition: str) -> dict[str, sa.TextClause]:
     return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
 
 
-@contextlib.contextmanager
-def _foreign_keys_off() -> Iterator[None]:
-    """On SQLite, foreign keys off while batch mode copies `messages`.
-
-    SQLite changes a table's constraints by copying it and dropping the original, and with
-    foreign keys on, dropping `messages` deletes every interaction of every message (ON DELETE
-    CASCADE) and unlinks captured mail. The pragma does nothing inside a transaction that has
-    written, which is only the case when this migration runs in the same transaction that
-    created the table: then it is still empty and the copy loses nothing.
-    """
-    connection = op.get_bind()
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-    if connection.exec_driver_sql("PRAGMA foreign_keys").scalar() and connection.scalar(
-        sa.text("SELECT EXISTS (SELECT 1 FROM messages)")
-    ):
-        raise RuntimeError("foreign keys cannot be turned off here: copying messages would delete interactions")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-
-
 def upgrade() -> None:
-    with _foreign_keys_off(), op.batch_alter_table("messages") as batch_op:
+    with foreign_keys_off(), op.batch_alter_table("messages") as batch_op:
         for column, table in REFERENCES:
             batch_op.add_column(sa.Column(column, sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True))
             batch_op.create_foreign_key(f"fk_messages_{column}_{table}", table, [column], ["id"], ondelete="SET NULL")
@@ -71,7 +47,7 @@ def downgrade() -> None:
         batch_op.drop_index("uq_messages_form_id_contact_id_pending")
         for column, _ in REFERENCES:
             batch_op.drop_index(f"ix_messages_{column}")
-    with _foreign_keys_off(), op.batch_alter_table("messages") as batch_op:
+    with foreign_keys_off(), op.batch_alter_table("messages") as batch_op:
         for column, table in reversed(REFERENCES):
             batch_op.drop_constraint(f"fk_messages_{column}_{table}", type_="foreignkey")
             batch_op.drop_column(column)
