@@ -20,7 +20,8 @@ import html as html_lib
 import re
 import secrets
 import time
-from collections.abc import Callable, Collection, Mapping
+import urllib.parse
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -95,6 +96,16 @@ class Recipient:
     values: Mapping[str, str] = field(default_factory=dict)
     open_url: str | None = None
     click_url: Callable[[str], str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with an email; `inline` ones are shown in the HTML where it says `cid:<filename>`."""
+
+    filename: str
+    content_type: str
+    content: bytes
+    inline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +192,11 @@ class _Part:
         non_ascii = size - len(literal_text.encode("ascii", "ignore"))
         self.template = template
         self.base64 = size > 0 and non_ascii / size > _BASE64_THRESHOLD
-        encoding = "base64" if self.base64 else "quoted-printable"
-        self.head = (
-            f"Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
-        ).encode("ascii")
+        self.content_type = f"text/{subtype}; charset=utf-8"
+        self.encoding = "base64" if self.base64 else "quoted-printable"
+        self.head = (f"Content-Type: {self.content_type}\r\nContent-Transfer-Encoding: {self.encoding}\r\n\r\n").encode(
+            "ascii"
+        )
         self._literals = tuple(_qp_piece(literal) for literal in template.literals)
         self._canonical_literals = tuple(relaxed_lines(literal) for literal in self._literals)
         self._fallbacks = tuple(_qp_piece(slot.fallback) for slot in template.slots)
@@ -246,6 +258,59 @@ def _context(
     return {key: form(key, _lf(values[key])) for key in keys if key in values}
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+\Z")
+_SAFE_PARAMETER = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,200}\Z")  # printable ASCII but " and \\
+
+
+def _parameter(name: str, value: str) -> str:
+    """A MIME parameter: quoted when printable ASCII, else RFC 2231 UTF-8 percent-encoding."""
+    if _SAFE_PARAMETER.match(value):
+        return f'{name}="{value}"'
+    return f"{name}*=utf-8''{urllib.parse.quote(value, safe='')}"
+
+
+def _attachment_part(attachment: Attachment) -> bytes:
+    """One file as a base64 MIME part, its head included, ending with CRLF."""
+    content_type = attachment.content_type if _TOKEN.match(attachment.content_type) else "application/octet-stream"
+    filename = clean(attachment.filename).strip() or "attachment"
+    disposition = "inline" if attachment.inline else "attachment"
+    lines = [
+        header_line("Content-Type", f"{content_type}; {_parameter('name', filename)}"),
+        header_line("Content-Disposition", f"{disposition}; {_parameter('filename', filename)}"),
+        b"Content-Transfer-Encoding: base64\r\n",
+    ]
+    if attachment.inline:
+        # `<img src="cid:logo.png">` names the part whose Content-ID is <logo.png> (seed 003).
+        lines.append(f"Content-ID: <{urllib.parse.quote(filename, safe='@.-_~!$&+=')}>\r\n".encode("ascii"))
+    encoded = base64.encodebytes(attachment.content).replace(b"\n", b"\r\n")
+    return b"".join((*lines, b"\r\n", encoded))
+
+
+def _attachments(body_head: bytes, attachments: tuple[Attachment, ...], *, related: bool) -> tuple[str, bytes, bytes]:
+    """The Content-Type of a message with files, and what goes before and after its body part.
+
+    multipart/mixed holds the body then the attached files; with inline images and an HTML part,
+    the body and those images sit together in a multipart/related first.
+    """
+    mixed = "=_roost_mixed_" + secrets.token_hex(8)
+    opening = f"--{mixed}\r\n".encode("ascii")
+    ending: list[bytes] = []
+    attached = attachments
+    if related:
+        together = "=_roost_related_" + secrets.token_hex(8)
+        opening += header_line("Content-Type", f'multipart/related; boundary="{together}"') + b"\r\n"
+        opening += f"--{together}\r\n".encode("ascii")
+        for attachment in attachments:
+            if attachment.inline:
+                ending.append(f"\r\n--{together}\r\n".encode("ascii") + _attachment_part(attachment))
+        ending.append(f"\r\n--{together}--\r\n".encode("ascii"))
+        attached = tuple(attachment for attachment in attachments if not attachment.inline)
+    for attachment in attached:
+        ending.append(f"\r\n--{mixed}\r\n".encode("ascii") + _attachment_part(attachment))
+    ending.append(f"\r\n--{mixed}--\r\n".encode("ascii"))
+    return f'multipart/mixed; boundary="{mixed}"', opening + body_head, b"".join(ending)
+
+
 class CompiledEmail:
     """One email prepared for fast per-recipient rendering; build it with `compile_email`."""
 
@@ -253,8 +318,8 @@ class CompiledEmail:
         self,
         *,
         subject: MergeTemplate,
-        html: MergeTemplate,
-        tracked_html: TrackedHtml,
+        html: MergeTemplate | None,
+        tracked_html: TrackedHtml | None,
         text: MergeTemplate,
         sender: Sender,
         message_id_domain: str,
@@ -262,6 +327,10 @@ class CompiledEmail:
         dkim_key: DkimKey | None,
         list_unsubscribe: bool = True,
         own_tags: frozenset[str] = frozenset(),
+        to_line: bytes | None = None,
+        extra_lines: tuple[bytes, ...] = (),
+        extra_names: tuple[str, ...] = (),
+        attachments: tuple[Attachment, ...] = (),
     ) -> None:
         self.sender = sender
         self.dkim_key = dkim_key
@@ -269,27 +338,42 @@ class CompiledEmail:
         self.bounce_domain = bounce_domain
         self._subject = subject
         self._subject_line = None if subject.slots else header_line("Subject", unstructured(subject.render({})))
-        self._html = _Part("html", html)
+        self._html = _Part("html", html) if html is not None else None
         # A second encoding of the HTML, cut at its links and the pixel's place, for tracked messages.
         self._tracking = tracked_html
-        self._tracked_html = _Part("html", tracked_html.template)
+        self._tracked_html = _Part("html", tracked_html.template) if tracked_html is not None else None
         self._text = _Part("plain", text)
-        used = subject.keys | html.keys | text.keys
+        used = subject.keys | text.keys | (html.keys if html is not None else frozenset())
         self._field_keys = tuple(
             (key, key.partition(".")[2]) for key in sorted(used) if key.startswith("contact.") and key != CONTACT_EMAIL
         )
         self._own_tags = tuple(sorted(own_tags & used))
         self._list_unsubscribe = list_unsubscribe
         self._from_line = header_line("From", mailbox(sender.name, normalize_address(sender.email)))
+        self._to_line = to_line
+        self._extra_lines = extra_lines
         boundary = "=_roost_" + secrets.token_hex(12)  # "=_" never occurs in quoted-printable or base64
-        self._mime_lines = (
-            b"MIME-Version: 1.0\r\n",
-            header_line("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
-        )
-        self._text_head = f"--{boundary}\r\n".encode("ascii") + self._text.head
-        self._html_head = f"\r\n--{boundary}\r\n".encode("ascii") + self._html.head
-        self._closing = f"\r\n--{boundary}--\r\n".encode("ascii")
-        self._signer = DkimSigner(dkim_key) if dkim_key is not None else None
+        self._html_head = self._closing = b""
+        # Header lines outside the DKIM signature's list (SIGNED_HEADERS).
+        self._unsigned_lines: tuple[bytes, ...] = ()
+        if self._html is None:  # text only: the text part is the body, or the first part beside the files
+            content_type, body_head = self._text.content_type, self._text.head
+            self._text_head = b""
+            if not attachments:
+                self._unsigned_lines = (f"Content-Transfer-Encoding: {self._text.encoding}\r\n".encode("ascii"),)
+        else:
+            content_type = f'multipart/alternative; boundary="{boundary}"'
+            body_head = header_line("Content-Type", content_type) + b"\r\n"
+            self._text_head = f"--{boundary}\r\n".encode("ascii") + self._text.head
+            self._html_head = f"\r\n--{boundary}\r\n".encode("ascii") + self._html.head
+            self._closing = f"\r\n--{boundary}--\r\n".encode("ascii")
+        self._opening = self._ending = b""
+        if attachments:
+            related = self._html is not None and any(attachment.inline for attachment in attachments)
+            content_type, self._opening, self._ending = _attachments(body_head, attachments, related=related)
+        self._mime_lines = (b"MIME-Version: 1.0\r\n", header_line("Content-Type", content_type))
+        self._canonical_opening, self._canonical_ending = relaxed_lines(self._opening), relaxed_lines(self._ending)
+        self._signer = DkimSigner(dkim_key, extra_names) if dkim_key is not None else None
 
     def render(self, recipient: Recipient, *, now: datetime | None = None) -> RenderedMessage:
         """The message for one recipient; ValueError when one of its addresses or ids is malformed."""
@@ -307,25 +391,34 @@ class CompiledEmail:
         message_id = f"<{recipient.message_id}@{self.message_id_domain}>"
         headers = (
             self._from_line,
-            header_line("To", mailbox(recipient.name, address)),
+            self._to_line or header_line("To", mailbox(recipient.name, address)),
             self._subject_line or header_line("Subject", unstructured(self._subject.render(values))),
             _date_line(timestamp),
             f"Message-ID: {message_id}\r\n".encode("ascii"),
             *self._mime_lines,
             *(self._list_unsubscribe_lines(recipient) if self._list_unsubscribe else ()),
+            *self._extra_lines,
         )
         signed = self._signer is not None
         text, canonical_text = self._text.encode(_context(values, self._text.keys), canonical=signed)
         html, canonical_html = self._encode_html(recipient, values, canonical=signed)
-        body = b"".join((self._text_head, *text, self._html_head, *html, self._closing))
+        body = b"".join((self._opening, self._text_head, *text, self._html_head, *html, self._closing, self._ending))
         signature = b""
         if self._signer is not None:
-            canonical = (self._text_head, *canonical_text, self._html_head, *canonical_html, self._closing)
+            canonical = (
+                self._canonical_opening,
+                self._text_head,
+                *canonical_text,
+                self._html_head,
+                *canonical_html,
+                self._closing,
+                self._canonical_ending,
+            )
             signature = self._signer.signature_header(headers, b"".join(canonical), timestamp)
         return RenderedMessage(
             envelope_from=f"{BOUNCE_LOCAL_PREFIX}{recipient.verp_token}@{self.bounce_domain}",
             message_id=message_id,
-            data=b"".join((signature, *headers, b"\r\n", body)),
+            data=b"".join((signature, *headers, *self._unsigned_lines, b"\r\n", body)),
         )
 
     def _list_unsubscribe_lines(self, recipient: Recipient) -> tuple[bytes, bytes]:
@@ -341,7 +434,13 @@ class CompiledEmail:
     def _encode_html(
         self, recipient: Recipient, values: Mapping[str, str], *, canonical: bool
     ) -> tuple[list[bytes], list[bytes]]:
-        if recipient.open_url is None and recipient.click_url is None:
+        if self._html is None:
+            return [], []
+        if (
+            self._tracking is None
+            or self._tracked_html is None
+            or (recipient.open_url is None and recipient.click_url is None)
+        ):
             return self._html.encode(_context(values, self._html.keys, _html_value), canonical=canonical)
         # The plain part's keys: they include the tags inside links, which an untracked link needs.
         escaped = self._tracking.values(
@@ -366,7 +465,7 @@ class CompiledEmail:
 def compile_email(
     *,
     subject: str,
-    html: str,
+    html: str | None,
     sender: Sender,
     message_id_domain: str,
     bounce_domain: str,
@@ -374,15 +473,26 @@ def compile_email(
     contact_fields: Collection[str] | None = None,
     marketing: bool = True,
     tags: Collection[str] = (),
+    text: str | None = None,
+    list_unsubscribe: bool | None = None,
+    to: Sequence[str] = (),
+    cc: Sequence[str] = (),
+    reply_to: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> CompiledEmail:
     """Prepare an email for rendering: footer, inlined CSS, text part, merge tags, tracked links, MIME skeleton.
 
     The DKIM key is the keyring's key for the sender's domain, if any. With `contact_fields` (the
     account's field keys), `%contact.x%` for another key is an unknown tag and stays as written.
     `tags` names the email's own merge tags, valued per recipient by `Recipient.values`. With
-    `marketing=False` (transactional mail) there is no footer, no postal address is needed and no
-    List-Unsubscribe header is written. ValueError when the sender's address, the postal address a
-    marketing email needs or a domain is unusable.
+    `marketing=False` (transactional mail) there is no footer and no postal address is needed.
+    List-Unsubscribe is written for marketing mail unless `list_unsubscribe` says otherwise.
+
+    For mail written by an API client rather than composed here (a Bird channel message): `text` is
+    its own text/plain part (else one is derived from `html`); with no `html` the email is that text
+    alone; `to` and `cc` are the addresses every copy shows (else To shows the recipient);
+    `reply_to` and `attachments` are added as given. ValueError when an address, the postal address
+    a marketing email needs or a domain is unusable.
     """
     if marketing and not sender.address.strip():
         raise ValueError("a marketing email must show the sender's postal address")
@@ -397,17 +507,29 @@ def compile_email(
     # multi-line address). Like the body, they are the account's own text, so a tag they contain
     # is honoured rather than guarded against.
     sender_html = {key: _html_value(key, value) for key, value in sender_values.items()}
-    full_html = parse(with_footer(html, footer_html(sender)) if marketing else html, is_known).bind(sender_html).source
-    inlined = _lf(_CSS_INLINER.inline(full_html))
+    inlined = None
+    if html is not None:
+        full_html = parse(with_footer(html, footer_html(sender)) if marketing else html, is_known)
+        inlined = _lf(_CSS_INLINER.inline(full_html.bind(sender_html).source))
+    plain = _lf(text) if text is not None else html_to_text(inlined or "")
+    extra: list[tuple[str, str]] = []
+    if cc:
+        extra.append(("Cc", ", ".join(normalize_address(address) for address in cc)))
+    if reply_to:
+        extra.append(("Reply-To", normalize_address(reply_to)))
     return CompiledEmail(
         subject=parse(clean(subject), is_known).bind({key: clean(value) for key, value in sender_values.items()}),
-        html=parse(inlined, is_known),
-        tracked_html=track(inlined, is_known),
-        text=parse(html_to_text(inlined), is_known),
+        html=parse(inlined, is_known) if inlined is not None else None,
+        tracked_html=track(inlined, is_known) if inlined is not None else None,
+        text=parse(plain, is_known).bind(sender_values),
         sender=sender,
         message_id_domain=normalize_domain(message_id_domain),
         bounce_domain=normalize_domain(bounce_domain),
         dkim_key=dkim.for_domain(domain_of(sender.email)) if dkim is not None else None,
-        list_unsubscribe=marketing,
+        list_unsubscribe=marketing if list_unsubscribe is None else list_unsubscribe,
         own_tags=frozenset(tags),
+        to_line=header_line("To", ", ".join(normalize_address(address) for address in to)) if to else None,
+        extra_lines=tuple(header_line(name, value) for name, value in extra),
+        extra_names=tuple(name for name, _ in extra),
+        attachments=tuple(attachments),
     )

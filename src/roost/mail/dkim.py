@@ -201,18 +201,20 @@ def relaxed_body(body: bytes) -> bytes:
 class DkimSigner:
     """Signs messages for one key: relaxed/relaxed, rsa-sha256, over SIGNED_HEADERS."""
 
-    def __init__(self, key: DkimKey) -> None:
+    def __init__(self, key: DkimKey, extra_headers: Sequence[str] = ()) -> None:
+        """`extra_headers`: names signed after SIGNED_HEADERS, in that order (an email's Cc, Reply-To)."""
         self.key = key
         self._tags = (
             f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={key.domain}; s={key.selector};\r\n"
-            f" h={':'.join(name.lower() for name in SIGNED_HEADERS)};\r\n"
+            f" h={':'.join(name.lower() for name in (*SIGNED_HEADERS, *extra_headers))};\r\n"
         )
 
     def signature_header(self, signed_lines: Sequence[bytes], canonical_body: bytes, timestamp: int) -> bytes:
         """The `DKIM-Signature: …` line to put first in the message.
 
-        `signed_lines` are the complete header lines (name, value, CRLF) of SIGNED_HEADERS in that
-        order; `canonical_body` is `relaxed_body(body)`, or the same bytes built another way.
+        `signed_lines` are the complete header lines (name, value, CRLF) of SIGNED_HEADERS and the
+        extra headers in that order (absent ones left out); `canonical_body` is `relaxed_body(body)`,
+        or the same bytes built another way.
         """
         body_hash = base64.b64encode(hashlib.sha256(canonical_body).digest()).decode("ascii")
         unsigned = f"DKIM-Signature: {self._tags} t={timestamp}; bh={body_hash};\r\n b=".encode("ascii")
