@@ -36,7 +36,10 @@ HTML = """<!doctype html>
 
 
 def compiled(
-    html: str | None = HTML, subject: str = "Hi %contact.first_name|there%, deals!", sender: Sender = SENDER, **options: Any
+    html: str | None = HTML,
+    subject: str = "Hi %contact.first_name|there%, deals!",
+    sender: Sender = SENDER,
+    **options: Any,
 ) -> CompiledEmail:
     return compile_email(
         subject=subject,

@@ -34,6 +34,10 @@ _PHRASES = {
 }
 
 
+# What pydantic says of a body that is JSON but not an object (an array, a number, a string).
+_NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
 class RateLimited(Exception):
     def __init__(self, decision: RateDecision) -> None:
         super().__init__("rate limited")
@@ -71,7 +75,7 @@ def _validation_response(exc: RequestValidationError, *, bird: bool) -> JSONResp
         loc = tuple(error.get("loc", ()))
         if error.get("type") == "json_invalid":
             return message_response(400, "The request body is not valid JSON.", bird=bird)
-        if loc == ("body",) and error.get("type") != "missing":
+        if loc == ("body",) and error.get("type") in _NOT_AN_OBJECT:
             return message_response(400, "The request body must be a JSON object.", bird=bird)
     return invalid_response(field_errors(errors), bird=bird)
 

@@ -8,7 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field
 
 
-def _check_email(value: str) -> str:
+def check_email(value: str) -> str:
     value = value.strip()
     try:
         validate_email(value, check_deliverability=False)
@@ -17,6 +17,6 @@ def _check_email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, Field(max_length=254), AfterValidator(_check_email)]
+Email = Annotated[str, Field(max_length=254), AfterValidator(check_email)]
 
-__all__ = ["Email"]
+__all__ = ["Email", "check_email"]

@@ -7,6 +7,7 @@ forward from sending or sent, a soft bounce or an unsubscribe is recorded once p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roost import events
 from roost.bounce.reports import Report
 from roost.bounce.repository import InteractionRepository, message_for_update
+from roost.channel import messages as channel_messages
 from roost.contact import service as contact_service
 from roost.delivery import stats
 from roost.kit.clock import utcnow
@@ -40,6 +42,10 @@ class _Outcome:
 
 _BOUNCED = _Outcome("bounced", "bounce", "bounces", "email.bounced")
 _COMPLAINED = _Outcome("complained", "complaint", "spams", "email.complained")
+
+
+# The SMTP reply code in a diagnostic ("550 5.1.1 …", "smtp; 550 …").
+_REPLY_CODE = re.compile(r"\b([45][0-9][0-9])\b")
 
 
 async def record_report(session: AsyncSession, *, message_id: int, report: Report) -> bool:
@@ -85,6 +91,10 @@ async def _soft_limit_reached(session: AsyncSession, interactions: InteractionRe
 async def _conclude(session: AsyncSession, message: Message, outcome: _Outcome, report: Report) -> None:
     """The message ends bounced or complained: count it, tell rules and webhooks, stop mailing the contact."""
     message.status = outcome.status
+    if outcome is _BOUNCED and report.diagnostic:  # why it bounced, as the message's last error
+        message.last_error = report.diagnostic[:2000]
+        if code := _REPLY_CODE.search(report.diagnostic):
+            message.smtp_code = int(code.group(1))
     await stats.count(session, message, outcome.stat)
     events.record(
         session,
@@ -105,3 +115,6 @@ async def _conclude(session: AsyncSession, message: Message, outcome: _Outcome, 
         await contact_service.mark_undeliverable(
             session, account_id=message.account_id, contact_id=message.contact_id, status=outcome.status
         )
+    if message.channel_message_id is not None:  # its channel message becomes delivery_failed (or sending_failed)
+        await session.flush()
+        await channel_messages.settle(session, {message.channel_message_id})

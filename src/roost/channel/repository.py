@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from roost.channel.types import InteractionView
 from roost.db.repository import ScopedRepository
-from roost.models import Channel
+from roost.models import Channel, ChannelMessage, ChannelMessageTag, Interaction, Message, Tag
 
 
 class ChannelRepository(ScopedRepository[Channel]):
@@ -21,10 +25,113 @@ class ChannelRepository(ScopedRepository[Channel]):
     async def all(self) -> Sequence[Channel]:
         return (await self.session.scalars(self.scoped().order_by(Channel.id))).all()
 
-    async def by_ids(self, ids: Sequence[int]) -> dict[int, Channel]:
-        if not ids:
-            return {}
-        rows = await self.session.scalars(
-            select(Channel).where(Channel.account_id == self.account_id, Channel.id.in_(ids))
+
+class ChannelMessageRepository(ScopedRepository[ChannelMessage]):
+    model = ChannelMessage
+
+    async def by_uuid(self, public_id: uuid.UUID, *, channel_id: int) -> ChannelMessage | None:
+        row: ChannelMessage | None = await self.session.scalar(
+            self.scoped().where(ChannelMessage.uuid == public_id, ChannelMessage.channel_id == channel_id)
         )
-        return {row.id: row for row in rows}
+        return row
+
+    async def by_idempotency_key(self, key: str) -> ChannelMessage | None:
+        row: ChannelMessage | None = await self.session.scalar(
+            self.scoped().where(ChannelMessage.idempotency_key == key)
+        )
+        return row
+
+    def link_tags(self, message_id: int, tag_ids: Iterable[int]) -> None:
+        self.session.add_all(ChannelMessageTag(channel_message_id=message_id, tag_id=tag_id) for tag_id in tag_ids)
+
+    async def keyset_page(
+        self,
+        *,
+        channel_id: int,
+        where: Sequence[ColumnElement[bool]],
+        after: int | None,
+        oldest_first: bool,
+        limit: int,
+    ) -> list[ChannelMessage]:
+        """Up to `limit` messages of the channel past the id `after`, newest first unless `oldest_first`."""
+        statement = self.scoped().where(ChannelMessage.channel_id == channel_id, *where)
+        if after is not None:
+            statement = statement.where(ChannelMessage.id > after if oldest_first else ChannelMessage.id < after)
+        order = ChannelMessage.id.asc() if oldest_first else ChannelMessage.id.desc()
+        return list((await self.session.scalars(statement.order_by(order).limit(limit))).all())
+
+    async def interactions(self, channel_message_id: int) -> list[InteractionView]:
+        rows = await self.session.execute(
+            select(Interaction.id, Interaction.type, Interaction.url, Interaction.created_at, Message.to_address)
+            .join(Message, Message.id == Interaction.message_id)
+            .where(
+                Interaction.account_id == self.account_id,
+                Message.channel_message_id == channel_message_id,
+            )
+            .order_by(Interaction.id)
+        )
+        return [InteractionView(row.id, row.type, row.url, row.created_at, row.to_address) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverOutcome:
+    status: str
+    was_sent: bool
+    smtp_code: int | None
+    last_error: str | None
+
+
+def receiver_matches(addresses: Collection[str]) -> ColumnElement[bool]:
+    """Channel messages with a receiver at one of these addresses (any case)."""
+    return exists().where(
+        Message.channel_message_id == ChannelMessage.id,
+        func.lower(Message.to_address).in_(sorted({address.lower() for address in addresses})),
+    )
+
+
+def tagged(names: Collection[str]) -> ColumnElement[bool]:
+    """Channel messages with one of these tags (any case)."""
+    return exists().where(
+        ChannelMessageTag.channel_message_id == ChannelMessage.id,
+        ChannelMessageTag.tag_id == Tag.id,
+        func.lower(Tag.name).in_(sorted({name.lower() for name in names})),
+    )
+
+
+# Across accounts: the delivery engine works on messages of every account at once.
+
+
+async def public_ids(session: AsyncSession, ids: Collection[int]) -> dict[int, uuid.UUID]:
+    """The public ids of these channels."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(Channel.id, Channel.uuid).where(Channel.id.in_(sorted(ids))))
+    return {row.id: row.uuid for row in rows}
+
+
+async def receiver_outcomes(session: AsyncSession, message_ids: Collection[int]) -> dict[int, list[ReceiverOutcome]]:
+    """How each receiver's mail of these channel messages stands."""
+    if not message_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Message.channel_message_id,
+            Message.status,
+            Message.sent_at,
+            Message.smtp_code,
+            Message.last_error,
+        ).where(Message.channel_message_id.in_(sorted(message_ids)))
+    )
+    outcomes: dict[int, list[ReceiverOutcome]] = defaultdict(list)
+    for row in rows:
+        assert row.channel_message_id is not None
+        outcomes[row.channel_message_id].append(
+            ReceiverOutcome(row.status, row.sent_at is not None, row.smtp_code, row.last_error)
+        )
+    return outcomes
+
+
+async def for_update(session: AsyncSession, message_ids: Collection[int]) -> list[ChannelMessage]:
+    """The channel messages with these ids, in any account: the delivery engine settles them."""
+    statement = select(ChannelMessage).where(ChannelMessage.id.in_(sorted(message_ids)))
+    return list((await session.scalars(statement)).all())

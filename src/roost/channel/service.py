@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from roost.channel import repository
 from roost.channel.repository import ChannelRepository
 from roost.errors import NotFound
 from roost.kit.clock import utcnow
@@ -76,3 +77,8 @@ async def update(
         channel.updated_at = utcnow()
     await session.flush()
     return channel
+
+
+async def public_ids(session: AsyncSession, *, channel_ids: Collection[int]) -> dict[int, uuid.UUID]:
+    """The public ids of these channels, whatever their account (for events about their messages)."""
+    return await repository.public_ids(session, channel_ids)

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, delete, func, literal_column, select, type_coerce
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 
-from roost.contact.types import TagLink
+from roost.contact.types import MessagedContact, TagLink
 from roost.db.repository import ScopedRepository
+from roost.kit.clock import utcnow_seconds
 from roost.kit.timestamps import parse_utc
 from roost.models import Contact, ContactSequence, ContactTag, Sequence, Tag
 from roost.sequence.types import SequenceLink
@@ -75,6 +78,60 @@ class ContactRepository(ScopedRepository[Contact]):
             }
             for row in rows
         }
+
+    async def by_emails(self, emails: Iterable[str]) -> dict[str, MessagedContact]:
+        """The contacts with these addresses (any case), keyed by lower-cased address."""
+        lowered = {email.lower() for email in emails}
+        if not lowered:
+            return {}
+        rows = await self.session.execute(
+            select(Contact.id, Contact.email, Contact.status).where(
+                Contact.account_id == self.account_id, func.lower(Contact.email).in_(lowered)
+            )
+        )
+        return {row.email.lower(): MessagedContact(row.id, row.email, row.status) for row in rows}
+
+    async def by_ids(self, ids: Iterable[int]) -> dict[int, MessagedContact]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            select(Contact.id, Contact.email, Contact.status).where(
+                Contact.account_id == self.account_id, Contact.id.in_(wanted)
+            )
+        )
+        return {row.id: MessagedContact(row.id, row.email, row.status) for row in rows}
+
+    async def insert_missing(self, emails: Seq[str], *, status: str) -> list[MessagedContact]:
+        """Insert contacts for these addresses with `status`, skipping any that exist by then; the inserted.
+
+        ON CONFLICT DO NOTHING: two requests naming the same new address at once both succeed.
+        """
+        if not emails:
+            return []
+        now = utcnow_seconds()
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(Contact)
+            .values(
+                [
+                    {
+                        "account_id": self.account_id,
+                        "email": email,
+                        "fields": {},
+                        "status": status,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for email in emails
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(Contact.id, Contact.email, Contact.status)
+        )
+        rows = await self.session.execute(statement)
+        return [MessagedContact(row.id, row.email, row.status) for row in rows]
 
     async def by_email(self, email: str) -> Contact | None:
         row: Contact | None = await self.session.scalar(self.scoped().where(func.lower(Contact.email) == email.lower()))

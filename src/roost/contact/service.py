@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost import events
 from roost.contact.repository import ContactRepository
-from roost.contact.types import ContactView
+from roost.contact.types import ContactView, MessagedContact
 from roost.delivery import service as delivery_service
 from roost.errors import Invalid, NotFound
 from roost.field import service as field_service
@@ -128,6 +128,26 @@ async def check_exists(session: AsyncSession, *, account_id: int, contact_id: in
 async def summaries(session: AsyncSession, *, account_id: int, contact_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """`{contact_id, email, status, fields}` of each of these contacts that exists, by id (webhook payloads)."""
     return await ContactRepository(session, account_id).summaries(contact_ids)
+
+
+async def for_messaging(
+    session: AsyncSession, *, account_id: int, emails: Sequence[str], contact_ids: Sequence[int]
+) -> tuple[dict[str, MessagedContact], dict[int, MessagedContact]]:
+    """The contacts a message goes to, by lower-cased address and by id (CONVENTIONS §10).
+
+    An address the account does not know becomes a contact with status `non_subscribed`: it can be
+    mailed what it asked for but is never a broadcast recipient. Unknown ids are simply absent.
+    """
+    repo = ContactRepository(session, account_id)
+    by_email = await repo.by_emails(emails)
+    missing = list({email.lower(): email for email in emails if email.lower() not in by_email}.values())
+    if missing:
+        for contact in await repo.insert_missing(missing, status="non_subscribed"):
+            by_email[contact.email.lower()] = contact
+            events.record(session, account_id=account_id, type="contact.created", contact_id=contact.id)
+        if len(by_email) < len({email.lower() for email in emails}):  # created meanwhile by another request
+            by_email.update(await repo.by_emails(missing))
+    return by_email, await repo.by_ids(contact_ids)
 
 
 async def create(

@@ -21,3 +21,12 @@ class ContactView:
     contact: Contact
     tags: list[TagLink] = field(default_factory=list)
     sequences: list[SequenceLink] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class MessagedContact:
+    """What sending a message to a contact needs to know of it."""
+
+    id: int
+    email: str
+    status: str

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from roost.models import Account, Broadcast, Contact, ContactSequence, Form, Message, SequenceEmail
+from roost.models import Account, Broadcast, ChannelMessage, Contact, ContactSequence, Form, Message, SequenceEmail
 from roost.models import Sequence as DripSequence
 from roost.models.message import UNFINISHED
 
@@ -41,6 +41,7 @@ class ClaimedMessage:
     form_id: int | None
     sequence_id: int | None
     about_contact_id: int | None
+    channel_message_id: int | None
     to_address: str
     attempts: int
     created_at: datetime
@@ -197,6 +198,7 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
             Message.form_id,
             Message.sequence_id,
             Message.about_contact_id,
+            Message.channel_message_id,
             Message.to_address,
             Message.attempts,
             Message.created_at,
@@ -268,6 +270,12 @@ async def sequences(session: AsyncSession, ids: Sequence[int]) -> dict[int, Drip
     if not ids:
         return {}
     return {row.id: row for row in await session.scalars(select(DripSequence).where(DripSequence.id.in_(ids)))}
+
+
+async def channel_messages(session: AsyncSession, ids: Sequence[int]) -> dict[int, ChannelMessage]:
+    if not ids:
+        return {}
+    return {row.id: row for row in await session.scalars(select(ChannelMessage).where(ChannelMessage.id.in_(ids)))}
 
 
 async def conclude(

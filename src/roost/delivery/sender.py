@@ -9,10 +9,11 @@ recipient bounces). Statuses only move forward.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,7 @@ from roost import events
 from roost.account import service as account_service
 from roost.bounce import service as bounce_service
 from roost.bounce.reports import Report
+from roost.channel import messages as channel_messages
 from roost.contact import service as contact_service
 from roost.delivery import repository, stats
 from roost.delivery.addressing import Addressing
@@ -29,11 +31,13 @@ from roost.delivery.repository import ClaimedMessage, MailedContact
 from roost.field import service as field_service
 from roost.form import service as form_service
 from roost.kit.clock import utcnow
-from roost.mail.compose import CompiledEmail, Recipient, Sender, compile_email
+from roost.mail.compose import Attachment, CompiledEmail, Recipient, Sender, compile_email
 from roost.mail.dkim import DkimKeyring
 from roost.mail.merge import CONFIRM_LINK
 from roost.mail.smtp import DeliveryStatus, SendOutcome, Transport
-from roost.models import MARKETING_KINDS, Account, Broadcast
+from roost.media import service as media_service
+from roost.media.service import MediaUnavailable
+from roost.models import MARKETING_KINDS, Account, Broadcast, ChannelMessage
 from roost.models import Sequence as DripSequence
 from roost.sequence import service as sequence_service
 from roost.webhook import service as webhook_service
@@ -62,6 +66,8 @@ class Delivery:
     fields: Mapping[str, object]
     # The values of the email's own tags: a confirmation's link, a notification's new member.
     values: Mapping[str, str] = field(default_factory=dict)
+    # Opens and clicks tracked: marketing mail (CONVENTIONS §8), channel messages that ask for it.
+    tracked: bool = False
 
 
 @dataclass(slots=True)
@@ -70,6 +76,8 @@ class PreparedBatch:
     cancelled: list[int] = field(default_factory=list)
     # Messages whose email cannot be composed (e.g. a sender address the format cannot carry), with why.
     uncomposable: list[tuple[ClaimedMessage, str]] = field(default_factory=list)
+    # The channel messages whose receivers' mail this batch ends before sending (their status follows).
+    channel_message_ids: set[int] = field(default_factory=set)
 
 
 class MessageSender:
@@ -94,14 +102,15 @@ class MessageSender:
         prepared = PreparedBatch()
         contact_ids = {id_ for m in batch for id_ in (m.contact_id, m.about_contact_id) if id_ is not None}
         contacts = await repository.contacts(session, sorted(contact_ids))
-        emails, broken = await self._emails(session, batch)
+        emails, broken, channel_rows = await self._emails(session, batch)
         for message in batch:
             contact = contacts.get(message.contact_id) if message.contact_id is not None else None
             about = contacts.get(message.about_contact_id) if message.about_contact_id is not None else None
             owner = _email_of(message)
+            channel_message = channel_rows.get(message.channel_message_id or 0)
             if owner in broken:
                 prepared.uncomposable.append((message, broken[owner]))
-            elif owner in emails and _mailable(message, contact, about):
+            elif owner in emails and _mailable(message, contact, about, channel_message):
                 names = (contact.first_name, contact.last_name) if contact else ()
                 prepared.deliveries.append(
                     Delivery(
@@ -110,10 +119,15 @@ class MessageSender:
                         name=" ".join(part for part in names if part),
                         fields={"email": message.to_address, **(contact.field_values() if contact else {})},
                         values=self._own_values(message, about),
+                        tracked=message.kind in MARKETING_KINDS
+                        or (channel_message is not None and channel_message.link_tracking),
                     )
                 )
+                continue
             else:
                 prepared.cancelled.append(message.id)  # the email or contact is gone, or may no longer be mailed
+            if message.channel_message_id is not None:
+                prepared.channel_message_ids.add(message.channel_message_id)
         return prepared
 
     def _own_values(self, message: ClaimedMessage, about: MailedContact | None) -> dict[str, str]:
@@ -128,8 +142,7 @@ class MessageSender:
         """Render one delivery and hand it to the transport, at the pace allowed; no database here."""
         message = delivery.message
         links = self.addressing.links(message.id)
-        # Opens and clicks are tracked on marketing mail (CONVENTIONS §8); a proof goes out as written.
-        tracked = message.kind in MARKETING_KINDS
+        tracked = delivery.tracked
         recipient = Recipient(
             email=message.to_address,
             verp_token=links.token,
@@ -157,6 +170,7 @@ class MessageSender:
             failed[(message.lease.until, reason)].append(message.id)
         for (lease_until, reason), ids in failed.items():
             await repository.conclude(session, ids, lease_until=lease_until, status="failed", last_error=reason)
+        await channel_messages.settle(session, prepared.channel_message_ids)
 
     async def record(self, session: AsyncSession, results: Sequence[tuple[ClaimedMessage, SendOutcome]]) -> None:
         """Write how sends ended (the caller commits); one UPDATE per kind of outcome, not per message."""
@@ -218,11 +232,16 @@ class MessageSender:
             await bounce_service.record_report(
                 session, message_id=message.id, report=Report(kind="hard", diagnostic=reply)
             )
+        # Channel messages take the status their receivers' mail adds up to (retries change nothing yet).
+        await channel_messages.settle(
+            session, {m.channel_message_id for m, _ in results if m.channel_message_id is not None}
+        )
 
     async def _emails(
         self, session: AsyncSession, batch: Sequence[ClaimedMessage]
-    ) -> tuple[dict[stats.Owner, CompiledEmail], dict[stats.Owner, str]]:
-        """The compiled email of every owner in the batch, and the ones that cannot be composed, with why."""
+    ) -> tuple[dict[stats.Owner, CompiledEmail], dict[stats.Owner, str], dict[int, ChannelMessage]]:
+        """The compiled email of every owner in the batch, the ones that cannot be composed with why, and
+        the batch's channel messages."""
         field_keys = {
             account_id: tuple(sorted(await field_service.all_fields(session, account_id=account_id)))
             for account_id in {m.account_id for m in batch}
@@ -306,7 +325,80 @@ class MessageSender:
                 sequence.account_id,
                 transactional_tags=(sequence_service.NEW_MEMBER_EMAIL,),
             )
-        return compiled, broken
+        channel_rows = await repository.channel_messages(
+            session, sorted({m.channel_message_id for m in batch if m.channel_message_id})
+        )
+        now = utcnow()
+        for row in channel_rows.values():
+            owner = ("channel", row.id)
+            if row.expires_at <= now:
+                broken[owner] = "The message's validity ran out before it could be sent."
+                continue
+            try:
+                compiled[owner] = await self._compile_channel_message(session, row, field_keys[row.account_id])
+            except MediaUnavailable as exc:
+                broken[owner] = f"An attachment could not be loaded: {exc}"
+            except ValueError as exc:
+                broken[owner] = f"cannot compose: {exc}"
+        return compiled, broken, channel_rows
+
+    async def _compile_channel_message(
+        self, session: AsyncSession, message: ChannelMessage, fields: tuple[str, ...]
+    ) -> CompiledEmail:
+        """A channel message's email; messages with the same content and receivers share one.
+
+        With a single To receiver the To header is each recipient's own, so identical messages to
+        different addresses (a password reset, a receipt template) compile once.
+        """
+        shown = [r for r in message.receivers if r["type"] != "bcc"]
+        to = [r["address"] for r in shown if r["type"] == "to"]
+        cc = [r["address"] for r in shown if r["type"] == "cc"]
+        if len(to) == 1 and not cc:
+            to = []
+        content = (
+            message.subject,
+            message.html,
+            message.text,
+            message.from_name,
+            message.from_email,
+            message.reply_to,
+            message.use_case,
+            tuple(to),
+            tuple(cc),
+            tuple((a["mediaUrl"], a["filename"], a["inline"]) for a in message.attachments),
+        )
+        key = ("channel", message.account_id, hashlib.sha256(repr(content).encode()).digest(), fields)
+        cached = self._compiled.get(key)
+        if cached is not None:
+            self._compiled.move_to_end(key)
+            return cached
+        attachments = [
+            Attachment(
+                filename=item["filename"],
+                inline=bool(item["inline"]),
+                **asdict(await media_service.load(session, account_id=message.account_id, url=item["mediaUrl"])),
+            )
+            for item in message.attachments
+        ]
+        compiled = compile_email(
+            subject=message.subject,
+            html=message.html,
+            text=message.text,
+            sender=Sender(name=message.from_name, email=message.from_email, address=""),
+            message_id_domain=self.addressing.bounce_domain,
+            bounce_domain=self.addressing.bounce_domain,
+            dkim=self.dkim,
+            contact_fields=fields,
+            # Marketing messages honour unsubscribes with List-Unsubscribe; neither kind has a footer.
+            marketing=False,
+            list_unsubscribe=message.use_case == "marketing",
+            to=to,
+            cc=cc,
+            reply_to=message.reply_to,
+            attachments=attachments,
+        )
+        self._remember(key, compiled)
+        return compiled
 
     def _compile(
         self,
@@ -337,10 +429,13 @@ class MessageSender:
             marketing=marketing,
             tags=tags,
         )
+        self._remember(key, compiled)
+        return compiled
+
+    def _remember(self, key: tuple[object, ...], compiled: CompiledEmail) -> None:
         self._compiled[key] = compiled
         if len(self._compiled) > COMPILED_CACHE_SIZE:
             self._compiled.popitem(last=False)
-        return compiled
 
 
 def _sender_of(source: _Source) -> Sender:
@@ -361,13 +456,23 @@ def _confirmation_sender(sequence: DripSequence | None, account: Account) -> Sen
     return Sender(name=account_service.display_name(account), email=account.email, address="")
 
 
-def _mailable(message: ClaimedMessage, contact: MailedContact | None, about: MailedContact | None) -> bool:
+def _mailable(
+    message: ClaimedMessage,
+    contact: MailedContact | None,
+    about: MailedContact | None,
+    channel_message: ChannelMessage | None = None,
+) -> bool:
     """Whether the message may still go out to its address.
 
     Marketing mail goes only to active contacts (CONVENTIONS §7). A confirmation goes to a contact
     that may still confirm, unconfirmed ones above all; a notification while the new member it
-    tells of exists; a test send to its address.
+    tells of exists; a test send to its address. A channel message of the marketing use case
+    does not go to a contact that unsubscribed meanwhile; a transactional one always goes.
     """
+    if message.kind == "channel":
+        if channel_message is None or contact is None:
+            return False
+        return channel_message.use_case != "marketing" or contact.status not in channel_messages.NOT_FOR_MARKETING
     if message.kind in MARKETING_KINDS:
         return contact is not None and contact.status == "active"
     if message.kind == "confirmation":
@@ -388,4 +493,6 @@ def _email_of(message: ClaimedMessage) -> stats.Owner | None:
         return ("confirmation", message.form_id)
     if message.kind == "notification" and message.sequence_id is not None:
         return ("notification", message.sequence_id)
+    if message.channel_message_id is not None:
+        return ("channel", message.channel_message_id)
     return None

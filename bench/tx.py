@@ -1,0 +1,210 @@
+"""Transactional email through the Bird Channels API: accepted messages per second, API latency, and
+the delay from acceptance to SMTP delivery.
+
+Against a throwaway PostgreSQL database (or a SQLite file), this starts Postfix's `smtp-sink`
+(dumping every message it accepts to a file, whose modification time is its arrival) and
+`roost serve --workers N` relaying to it, creates an email channel, then has wrk post messages
+(a ~2 KB html body, each to a new address) with a fixed number of keep-alive connections. When
+the load stops it waits until every accepted message has been delivered and reads the sink's
+files: the delay of a message is its arrival at the sink minus its acceptance (`createdAt`).
+The rate limit is off. It prints figures; it is not a test. See bench/README.md.
+
+    python bench/tx.py --workers 2 --connections 32 --duration 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from api import (
+    DEFAULT_PG_URL,
+    HOST,
+    Result,
+    free_port,
+    log,
+    postgres_database,
+    roost_cli,
+    roost_command,
+    server_env,
+    serving,
+)
+from roost.db import create_engine
+from roost.models import ChannelMessage, Message
+
+HERE = Path(__file__).resolve().parent
+LUA_SCRIPT = HERE / "tx.lua"
+MESSAGE_ID = re.compile(rb"^Message-ID: <(\d+)\.", re.MULTILINE | re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def smtp_sink(dump: Path) -> Iterator[int]:
+    """Postfix's smtp-sink on a free port, writing each message it accepts to a file in `dump`."""
+    found = shutil.which("smtp-sink") or shutil.which("smtp-sink", path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise SystemExit("smtp-sink not found: it comes with Postfix (apt-get install postfix), see bench/README.md")
+    dump.mkdir(parents=True)
+    dump.chmod(0o777)  # smtp-sink drops to `nobody` when started as root
+    port = free_port()
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    process = subprocess.Popen([found, *user, "-d", f"{dump}/%H%M%S.", f"{HOST}:{port}", "1024"])
+    try:
+        time.sleep(0.3)
+        yield port
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def run_wrk(base: str, path: str, token: str, run: str, seconds: float, connections: int, html_bytes: int) -> Result:
+    command = [
+        "wrk", "--threads", "2", "--connections", str(connections), "--duration", f"{max(1, round(seconds))}s",
+        "--timeout", "10s", "--script", str(LUA_SCRIPT), base + path, "--", token, path, run, str(html_bytes),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    report = next((line for line in done.stdout.splitlines() if line.startswith("BENCH ")), None)
+    if done.returncode != 0 or report is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    figures = json.loads(report.removeprefix("BENCH "))
+    return Result(
+        requests_per_second=figures["requests"] / (figures["duration_us"] / 1e6),
+        p50_ms=figures["p50_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        errors=figures["errors"],
+    )
+
+
+async def wait_delivered(url: str, patience: float) -> tuple[int, float]:
+    """Wait until no channel message is waiting to be sent; how many were accepted, and how long it took."""
+    engine = create_engine(url, pool_size=1)
+    started = time.monotonic()
+    try:
+        while True:
+            async with engine.connect() as connection:
+                waiting = await connection.scalar(
+                    select(func.count()).select_from(ChannelMessage).where(ChannelMessage.status == "accepted")
+                )
+                total = await connection.scalar(select(func.count()).select_from(ChannelMessage))
+            if not waiting or time.monotonic() - started > patience:
+                return int(total or 0), time.monotonic() - started
+            await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+
+
+async def acceptance_times(url: str, run: str) -> dict[int, datetime]:
+    """When each message of the measured run was accepted, by the id its Message-ID carries."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(Message.id, ChannelMessage.created_at)
+                .join(ChannelMessage, ChannelMessage.id == Message.channel_message_id)
+                .where(ChannelMessage.reference.like(f"{run}-%"))
+            )
+            return {row.id: row.created_at for row in rows}
+    finally:
+        await engine.dispose()
+
+
+def arrivals(dump: Path) -> dict[int, float]:
+    """When each message reached the sink (its file's modification time), by message id."""
+    found: dict[int, float] = {}
+    for path in dump.iterdir():
+        match = MESSAGE_ID.search(path.read_bytes()[:8192])
+        if match:
+            found[int(match.group(1))] = path.stat().st_mtime
+    return found
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="a server where a throwaway database is created")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of `roost serve`")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of measured load")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--html-bytes", type=int, default=2048)
+    parser.add_argument("--drain-timeout", type=float, default=300.0)
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found (apt-get install wrk)")
+
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roost-tx-")))
+        workdir.chmod(0o711)  # smtp-sink, as `nobody`, writes in a folder inside it
+        if args.db == "postgres":
+            url = stack.enter_context(postgres_database(args.pg_url))
+        else:
+            url = f"sqlite:///{workdir / 'roost-tx.db'}"
+        sink_port = stack.enter_context(smtp_sink(workdir / "sink"))
+        env = {**server_env(url, workdir), "ROOST_SMTP_URL": f"smtp://{HOST}:{sink_port}"}
+        roost_cli(env, "migrate")
+        owner = ("--email", "owner@tx.example.com", "--password", "bench-password")
+        account = json.loads(roost_cli(env, "account", "create", *owner, "--json"))
+        token = json.loads(roost_cli(env, "token", "create", "--account", str(account["account_id"]), "--json"))[
+            "token"
+        ]
+        base = stack.enter_context(serving(roost_command(args.workers), env, "/healthz", workdir / "serve.log"))
+        workspace = f"/workspaces/{account['workspace_id']}"
+        channel = httpx.post(
+            f"{base}{workspace}/channels",
+            json={"name": "Receipts", "sender": {"email": "receipts@tx.example.com", "displayName": "Shop"}},
+            headers={"Authorization": f"AccessKey {token}"},
+        ).json()
+        path = f"{workspace}/channels/{channel['id']}/messages"
+        log(f"[{args.db}] warming up {args.warmup:.0f} s")
+        run_wrk(base, path, token, "warm", args.warmup, args.connections, args.html_bytes)
+        log(f"[{args.db}] {args.connections} connections for {args.duration:.0f} s")
+        load = run_wrk(base, path, token, "run", args.duration, args.connections, args.html_bytes)
+        accepted, drained = asyncio.run(wait_delivered(url, args.drain_timeout))
+        accepted_at = asyncio.run(acceptance_times(url, "run"))
+        arrived = arrivals(workdir / "sink")
+        delays = [
+            arrived[message_id] - moment.replace(tzinfo=UTC).timestamp()
+            for message_id, moment in accepted_at.items()
+            if message_id in arrived
+        ]
+        load_average = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    print()
+    print(f"Bird API send, {args.db}, roost serve --workers {args.workers}, {args.connections} connections, "
+          f"{args.duration:.0f} s, {args.html_bytes:,} B html; load average {load_average}")  # fmt: skip
+    print(f"  accepted          {load.requests_per_second:8,.0f} msg/s   (errors: {load.errors})")
+    print(f"  API latency       p50 {load.p50_ms:6.1f} ms   p99 {load.p99_ms:6.1f} ms")
+    if delays:
+        p50, p99, mean = (
+            1000 * value for value in (percentile(delays, 0.5), percentile(delays, 0.99), statistics.fmean(delays))
+        )
+        print(f"  to SMTP delivery  p50 {p50:6.0f} ms   p99 {p99:6.0f} ms   mean {mean:6.0f} ms")
+        print(
+            f"  delivered         {len(delays):,} of {len(accepted_at):,} measured messages; the last {drained:.1f} s"
+        )
+        print("                    after the load stopped")
+    print(f"  messages in all   {accepted:,} (warm-up included)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""Messages sent through a channel (CONVENTIONS §10): accepted as rows, sent by the delivery engine, read back.
+
+A channel message is accepted in one transaction with a `messages` row per receiver (kind
+`channel`), which the delivery engine claims, composes and sends like any other mail: retries,
+leases, pacing, bounces and tracking come with it. The channel message's status is what its
+receivers' mail adds up to, brought up to date whenever one of them ends (`settle`); each change
+is also a `message.status` event for webhooks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roost import events
+from roost.channel import repository
+from roost.channel import service as channel_service
+from roost.channel.repository import ChannelMessageRepository, ReceiverOutcome, receiver_matches, tagged
+from roost.channel.types import Accepted, InteractionView, MessageFilter, MessagePage, NewMessage, Receiver
+from roost.contact import service as contact_service
+from roost.contact.types import MessagedContact
+from roost.errors import Conflict, Invalid, NotFound
+from roost.kit.clock import utcnow
+from roost.media import service as media_service
+from roost.models import Channel, ChannelMessage, Message, Tag
+from roost.tag import service as tag_service
+from roost.template import service as template_service
+from roost.webhook import service as webhook_service
+
+MAX_TAGS = 10
+MAX_RECEIVERS = 50
+SEND_NOW_WITHIN = timedelta(minutes=10)
+MAX_SCHEDULE_AHEAD = timedelta(days=35)
+# Seed 003: promotional, conversational and transactional messages are valid for 36 hours.
+DEFAULT_VALIDITY = timedelta(seconds=129_600)
+MAX_VALIDITY = timedelta(days=35)
+# Contacts that asked for no marketing mail, or whose address does not work.
+NOT_FOR_MARKETING = frozenset({"unsubscribed", "bounced", "complained"})
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
+_PAGE_TOKEN_PREFIX = b"roost-page:"
+# Where a message's failure comes from (the `failure.source` of seed 004).
+FAILURE_SOURCE = {"code": "smtp", "name": "Roost delivery"}
+
+
+async def send(
+    session: AsyncSession, *, account_id: int, channel_id: str, new: NewMessage, idempotency_key: str | None = None
+) -> Accepted:
+    """Accept a message for sending through an active channel; the same Idempotency-Key answers the same message."""
+    channel = await channel_service.get(session, account_id=account_id, channel_id=channel_id)
+    repo = ChannelMessageRepository(session, account_id)
+    if idempotency_key is not None:
+        earlier = await repo.by_idempotency_key(idempotency_key)
+        if earlier is not None:
+            if earlier.request_hash != new.request_hash or earlier.channel_id != channel.id:
+                raise Conflict("This Idempotency-Key was used for a different request.")
+            return Accepted(earlier, replayed=True)
+    if channel.status != "active":
+        raise Invalid.field("channelId", "The channel is not active: activate it before sending through it.")
+    now = utcnow()
+    due_at, status = _schedule(new.scheduled_for, now)
+    validity = _validity(new.validity)
+    subject, html, text, template_version_id = await _content(session, account_id, new)
+    await _check_attachments(session, account_id, new)
+    receivers = await _receivers(session, account_id, new.receivers)
+    tags = await _tags(session, account_id, new.tags)
+    message = repo.add(
+        ChannelMessage(
+            uuid=uuid.uuid4(),
+            account_id=account_id,
+            channel_id=channel.id,
+            status=status,
+            reference=new.reference,
+            use_case=new.use_case,
+            link_tracking=new.link_tracking if new.link_tracking is not None else new.use_case == "marketing",
+            subject=subject,
+            from_email=_from_address(channel, new.from_username),
+            from_name=new.from_display_name if new.from_display_name is not None else channel.sender_name,
+            reply_to=new.reply_to or channel.reply_to,
+            html=html,
+            text=text,
+            attachments=[
+                {"mediaUrl": a.media_url, "filename": a.filename, "inline": a.inline} for a in new.attachments
+            ],
+            receivers=[
+                {"address": contact.email, "type": receiver.type, "contactId": contact.id}
+                for receiver, contact in receivers
+            ],
+            tags=[tag.name.lower() for tag in tags],
+            content=new.content,
+            template_version_id=template_version_id,
+            scheduled_for=new.scheduled_for,
+            expires_at=due_at + validity,
+            idempotency_key=idempotency_key,
+            request_hash=new.request_hash,
+            created_at=now,
+            updated_at=now,
+            last_status_at=now,
+        )
+    )
+    await session.flush()
+    repo.link_tags(message.id, [tag.id for tag in tags])
+    skipped = 0
+    for _, contact in receivers:
+        refused = new.use_case == "marketing" and contact.status in NOT_FOR_MARKETING
+        skipped += refused
+        session.add(
+            Message(
+                account_id=account_id,
+                kind="channel",
+                channel_message_id=message.id,
+                contact_id=contact.id,
+                to_address=contact.email,
+                # Marketing mail honours unsubscribes (CONVENTIONS §10): such a receiver gets nothing.
+                status="cancelled" if refused else "queued",
+                last_error=f"The contact is {contact.status}: marketing mail is not sent to it." if refused else None,
+                attempts=0,
+                due_at=due_at,
+                created_at=now,
+            )
+        )
+    await session.flush()
+    await _announce(session, [message])
+    if skipped == len(receivers):
+        await settle(session, [message.id])
+    return Accepted(message)
+
+
+def _schedule(scheduled_for: datetime | None, now: datetime) -> tuple[datetime, str]:
+    """When to send, and the first status: soon means now (seed 003), too far ahead is refused."""
+    if scheduled_for is None or scheduled_for <= now + SEND_NOW_WITHIN:
+        return now, "accepted"
+    if scheduled_for > now + MAX_SCHEDULE_AHEAD:
+        raise Invalid.field("scheduledFor", "The scheduledFor may be at most 35 days ahead.")
+    return scheduled_for, "scheduled"
+
+
+def _validity(seconds: int | None) -> timedelta:
+    if seconds is None:
+        return DEFAULT_VALIDITY
+    validity = timedelta(seconds=seconds)
+    if validity > MAX_VALIDITY:
+        raise Invalid.field("validity", "The validity may be at most 35 days (3024000 seconds).")
+    return validity
+
+
+async def _content(
+    session: AsyncSession, account_id: int, new: NewMessage
+) -> tuple[str, str | None, str | None, int | None]:
+    """Subject, html, text and template version of the message: its body, or its template rendered now."""
+    if new.template is None:
+        return new.subject or "", new.html, new.text, None
+    rendered = await template_service.render(
+        session,
+        account_id=account_id,
+        project_id=new.template.project_id,
+        version=new.template.version,
+        locale=new.template.locale,
+        variables=new.template.variables,
+    )
+    return new.subject or rendered.subject, rendered.html, rendered.text, rendered.version_id
+
+
+async def _check_attachments(session: AsyncSession, account_id: int, new: NewMessage) -> None:
+    where = "template" if new.template is not None else "body"
+    problems: dict[str, list[str]] = {}
+    for index, attachment in enumerate(new.attachments):
+        problem = await media_service.check_attachment_url(session, account_id=account_id, url=attachment.media_url)
+        if problem is not None:
+            problems[f"{where}.attachments.{index}.mediaUrl"] = [problem]
+    if problems:
+        raise Invalid(problems)
+
+
+async def _receivers(
+    session: AsyncSession, account_id: int, wanted: Sequence[Receiver]
+) -> list[tuple[Receiver, MessagedContact]]:
+    """Each receiver with its contact (made for an unknown address), each address once."""
+    if not wanted:
+        raise Invalid.field("receiver.contacts", "The receiver.contacts must name at least one receiver.")
+    if len(wanted) > MAX_RECEIVERS:
+        raise Invalid.field("receiver.contacts", f"A message may have at most {MAX_RECEIVERS} receivers.")
+    by_email, by_id = await contact_service.for_messaging(
+        session,
+        account_id=account_id,
+        emails=[r.address for r in wanted if r.address is not None],
+        contact_ids=[r.contact_id for r in wanted if r.contact_id is not None],
+    )
+    resolved: dict[str, tuple[Receiver, MessagedContact]] = {}
+    for index, receiver in enumerate(wanted):
+        contact = by_email.get(receiver.address.lower()) if receiver.address is not None else None
+        if receiver.contact_id is not None:
+            contact = by_id.get(receiver.contact_id)
+            if contact is None:
+                raise Invalid.field(f"receiver.contacts.{index}.id", "No contact of this workspace has this id.")
+        assert contact is not None  # a receiver has an address or an id (the wire schema checks)
+        resolved.setdefault(contact.email.lower(), (receiver, contact))
+    return list(resolved.values())
+
+
+async def _tags(session: AsyncSession, account_id: int, names: Sequence[str]) -> list[Tag]:
+    lowered = list(dict.fromkeys(name.strip().lower() for name in names if name.strip()))
+    if len(lowered) > MAX_TAGS:
+        raise Invalid.field("tags", f"A message may have at most {MAX_TAGS} tags.")
+    return list(await tag_service.get_or_create(session, account_id=account_id, names=lowered))
+
+
+def _from_address(channel: Channel, username: str | None) -> str:
+    """The channel's sender address, its local part replaced by `emailFrom.username` when given."""
+    if not username:
+        return channel.sender_email
+    if not _LOCAL_PART.match(username) or len(username) > 64:
+        raise Invalid.field("body.metadata.emailFrom.username", "The username must be the local part of an address.")
+    return f"{username}@{channel.sender_email.rpartition('@')[2]}"
+
+
+async def get(session: AsyncSession, *, account_id: int, channel_id: str, message_id: str) -> ChannelMessage:
+    """One message of the channel by its public id, or NotFound."""
+    channel = await channel_service.get(session, account_id=account_id, channel_id=channel_id)
+    public_id = channel_service.parse_id(message_id)
+    message = (
+        await ChannelMessageRepository(session, account_id).by_uuid(public_id, channel_id=channel.id)
+        if public_id
+        else None
+    )
+    if message is None:
+        raise NotFound()
+    return message
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    channel_id: str,
+    filters: MessageFilter,
+    limit: int,
+    page_token: str | None,
+    reverse: bool,
+) -> MessagePage:
+    """A page of the channel's messages, newest first (oldest first with `reverse`).
+
+    Page tokens name the last message of the page, so a page never repeats or skips a message
+    when others are accepted meanwhile (CONVENTIONS §10).
+    """
+    channel = await channel_service.get(session, account_id=account_id, channel_id=channel_id)
+    if filters.incoming:  # Roost's channels only send
+        return MessagePage([], None)
+    after = _read_page_token(page_token) if page_token else None
+    messages = await ChannelMessageRepository(session, account_id).keyset_page(
+        channel_id=channel.id, where=_conditions(filters), after=after, oldest_first=reverse, limit=limit + 1
+    )
+    more = len(messages) > limit
+    messages = messages[:limit]
+    return MessagePage(messages, _page_token(messages[-1].id) if more else None)
+
+
+def _conditions(filters: MessageFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.ids:
+        conditions.append(ChannelMessage.uuid.in_([uuid.UUID(id_) for id_ in filters.ids]))
+    if filters.start_at is not None:
+        conditions.append(ChannelMessage.created_at >= filters.start_at)
+    if filters.end_at is not None:
+        conditions.append(ChannelMessage.created_at < filters.end_at)
+    if filters.senders:
+        conditions.append(func.lower(ChannelMessage.from_email).in_(sorted({s.lower() for s in filters.senders})))
+    if filters.receivers:
+        conditions.append(receiver_matches(filters.receivers))
+    if filters.tags:
+        conditions.append(tagged(filters.tags))
+    if filters.statuses:
+        conditions.append(ChannelMessage.status.in_(sorted(set(filters.statuses))))
+    if filters.subject:
+        # Every word of the query appears in the subject, in any case.
+        for word in filters.subject.lower().split():
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(func.lower(ChannelMessage.subject).like(f"%{escaped}%", escape="\\"))
+    return conditions
+
+
+def _page_token(last_id: int) -> str:
+    return base64.urlsafe_b64encode(_PAGE_TOKEN_PREFIX + str(last_id).encode()).decode().rstrip("=")
+
+
+def _read_page_token(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if not raw.startswith(_PAGE_TOKEN_PREFIX) or not raw[len(_PAGE_TOKEN_PREFIX) :].isdigit():
+        raise Invalid.field("pageToken", "The pageToken is not one this list gave out.")
+    return int(raw[len(_PAGE_TOKEN_PREFIX) :])
+
+
+async def interactions(
+    session: AsyncSession, *, account_id: int, channel_id: str, message_id: str
+) -> tuple[ChannelMessage, list[InteractionView]]:
+    """What the message's receivers did with it: opened, clicked, unsubscribed, bounced, complained."""
+    message = await get(session, account_id=account_id, channel_id=channel_id, message_id=message_id)
+    return message, await ChannelMessageRepository(session, account_id).interactions(message.id)
+
+
+async def settle(session: AsyncSession, channel_message_ids: Collection[int]) -> None:
+    """Bring these channel messages' statuses up to date with their receivers' mail (statuses move forward).
+
+    While a receiver's mail is unfinished the message stays accepted (or scheduled). Then it is
+    `sent` when any copy went out, `delivery_failed` when every copy that went out bounced back
+    later, `sending_failed` when none went out (refused, out of retries, out of validity,
+    unsubscribed), with the first failure's reason.
+    """
+    if not channel_message_ids:
+        return
+    outcomes = await repository.receiver_outcomes(session, channel_message_ids)
+    changed = []
+    now = utcnow()
+    for message in await repository.for_update(session, channel_message_ids):
+        status, failure = _status_of(outcomes.get(message.id, []))
+        if status is None or status == message.status or not _moves_forward(message.status, status):
+            continue
+        message.status = status
+        message.last_status_at = message.updated_at = now
+        if failure is not None:
+            message.failure_code = failure.smtp_code or 0
+            message.failure_description = failure.last_error or "The message was not sent."
+        changed.append(message)
+    await session.flush()
+    await _announce(session, changed)
+
+
+_FINISHED_SENT = frozenset({"sent", "complained"})
+_RANK = {"accepted": 0, "scheduled": 0, "sent": 1, "sending_failed": 2, "delivered": 2, "delivery_failed": 3}
+
+
+def _status_of(outcomes: Sequence[ReceiverOutcome]) -> tuple[str | None, ReceiverOutcome | None]:
+    if not outcomes or any(outcome.status in ("queued", "sending") for outcome in outcomes):
+        return None, None
+    if any(outcome.status in _FINISHED_SENT for outcome in outcomes):
+        return "sent", None
+    bounced_later = [o for o in outcomes if o.status == "bounced" and o.was_sent]
+    if bounced_later:
+        return "delivery_failed", bounced_later[0]
+    return "sending_failed", outcomes[0]
+
+
+def _moves_forward(current: str, new: str) -> bool:
+    return _RANK[new] > _RANK[current]
+
+
+async def _announce(session: AsyncSession, messages: Sequence[ChannelMessage]) -> None:
+    """A `message.status` event per message, for the accounts whose webhooks listen to it."""
+    if not messages:
+        return
+    listening = await webhook_service.accounts_listening(
+        session, account_ids={m.account_id for m in messages}, event_type="message.status"
+    )
+    if not listening:
+        return
+    channels = {m.channel_id for m in messages if m.account_id in listening}
+    channel_uuids = await channel_service.public_ids(session, channel_ids=channels)
+    for message in messages:
+        if message.account_id in listening:
+            events.record(
+                session,
+                account_id=message.account_id,
+                type="message.status",
+                data={
+                    "message_id": str(message.uuid),
+                    "channel_id": str(channel_uuids.get(message.channel_id, "")),
+                    "status": message.status,
+                    "reference": message.reference,
+                    "failure": failure_of(message),
+                },
+            )
+
+
+def failure_of(message: ChannelMessage) -> dict[str, object] | None:
+    """The message's `failure` object (seed 004), or None while it has not failed."""
+    if message.status not in ("sending_failed", "delivery_failed"):
+        return None
+    return {
+        "code": message.failure_code or 0,
+        "description": message.failure_description or "",
+        "source": FAILURE_SOURCE,
+    }

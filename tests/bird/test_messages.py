@@ -1,0 +1,351 @@
+"""Sending through a channel (seeds 003/004, CONVENTIONS §10): what is accepted, what leaves over SMTP,
+how the status follows, and the reads."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import uuid
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roost.config import Settings
+from roost.delivery.runner import DeliveryRunner
+from roost.kit.clock import utcnow
+from roost.models import Event, Message
+from tests.bird.test_channels import RFC3339_MS
+from tests.helpers import Api, Bird
+from tests.mail.sink import Sink
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def runner(settings: Settings, sessionmaker: Sessions, sink: Sink) -> DeliveryRunner:
+    return DeliveryRunner.from_settings(settings.model_copy(update={"smtp_url": sink.url}), sessionmaker)
+
+
+def address(local: str = "reader") -> str:
+    return f"{local}@{uuid.uuid4().hex[:8]}.example"
+
+
+def to(*addresses: str, kind: str = "to") -> dict[str, Any]:
+    return {"contacts": [{"identifierKey": "emailaddress", "identifierValue": a, "type": kind} for a in addresses]}
+
+
+def text_body(text: str = "Single text message", **metadata: Any) -> dict[str, Any]:
+    return {"type": "text", "text": {"text": text, **({"metadata": metadata} if metadata else {})}}
+
+
+def parsed(data: bytes) -> EmailMessage:
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+async def mail_to(runner: DeliveryRunner, sink: Sink, recipient: str, count: int = 1) -> list[EmailMessage]:
+    for _ in range(20):
+        received = [parsed(r.data) for r in sink.received if recipient in r.recipients]
+        if len(received) >= count:
+            return received
+        await runner.run_once()
+    raise AssertionError(f"{recipient} received {len(received)} mails, not {count}")
+
+
+async def send(bird: Bird, channel: dict[str, Any], body: dict[str, Any], **headers: str) -> dict[str, Any]:
+    response = await bird.post(f"/channels/{channel['id']}/messages", body, headers=headers)
+    assert response.status_code == 202, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def message(bird: Bird, channel: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:
+    return await bird.ok("GET", f"/channels/{channel['id']}/messages/{sent['id']}")
+
+
+async def test_a_plain_text_email_is_accepted_sent_and_read_back(
+    bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink
+) -> None:
+    reader = address()
+    body = text_body("Hey, this is a nice text email.", subject="What is the subject?")
+    sent = await send(bird, channel, {"receiver": to(reader), "body": body, "reference": "order-42"})
+    assert sent["status"] == "accepted"
+    assert sent["channelId"] == channel["id"]
+    assert sent["reference"] == "order-42"
+    assert sent["direction"] == "outgoing"
+    assert sent["body"] == body
+    assert sent["receiver"]["contacts"][0]["identifierValue"] == reader
+    assert RFC3339_MS.match(sent["createdAt"])
+
+    [mail] = await mail_to(runner, sink, reader)
+    assert mail["Subject"] == "What is the subject?"
+    assert mail["From"] == "Shop <shop@example.com>"
+    assert mail["To"] == reader
+    assert mail.get_content_type() == "text/plain"
+    assert mail.get_content().strip() == "Hey, this is a nice text email."
+    assert "List-Unsubscribe" in mail  # the default use case is marketing
+
+    read = await message(bird, channel, sent)
+    assert read["status"] == "sent"
+    assert read["lastStatusAt"] >= sent["lastStatusAt"]
+
+
+async def test_html_with_text_fallback_sender_name_reply_to_and_participants(
+    bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink
+) -> None:
+    first, second, copied, hidden = address("first"), address("second"), address("copied"), address("hidden")
+    receivers = to(first, second)["contacts"] + to(copied, kind="cc")["contacts"] + to(hidden, kind="bcc")["contacts"]
+    body = {
+        "type": "html",
+        "html": {
+            "html": '<p>Single html message <a href="https://shop.example/order">order</a></p>',
+            "text": "Single text message",
+            "metadata": {
+                "subject": "Here is an Email",
+                "headers": {"reply-to": "replyto@this.address"},
+                "emailFrom": {"username": "support", "displayName": "Support Team"},
+            },
+        },
+    }
+    sent = await send(
+        bird,
+        channel,
+        {"receiver": {"contacts": receivers}, "body": body, "meta": {"extraInformation": {"useCase": "transactional"}}},
+    )
+    for recipient in (first, second, copied, hidden):
+        [mail] = await mail_to(runner, sink, recipient)
+        assert mail["From"] == "Support Team <support@example.com>"
+        assert mail["Reply-To"] == "replyto@this.address"
+        assert mail["To"] == f"{first}, {second}"
+        assert mail["Cc"] == copied
+        assert hidden not in str(mail)  # Bcc is never shown
+        assert "List-Unsubscribe" not in mail  # transactional
+        text = mail.get_body(("plain",))
+        assert text is not None
+        assert text.get_content().strip() == "Single text message"
+        html = mail.get_body(("html",))
+        assert html is not None
+        assert "https://shop.example/order" in html.get_content()  # no link tracking unless asked
+    assert (await message(bird, channel, sent))["status"] == "sent"
+
+
+async def test_an_unknown_receiver_becomes_a_non_subscribed_contact(
+    bird: Bird, api: Api, channel: dict[str, Any]
+) -> None:
+    reader = address()
+    await send(bird, channel, {"receiver": to(reader), "body": text_body()})
+    found = (await api.get("/contacts", search_by="email", keyword=reader)).json()["data"]
+    assert [(c["email"], c["status"]) for c in found] == [(reader, "non_subscribed")]
+
+
+async def test_receivers_by_contact_id(
+    bird: Bird, api: Api, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink
+) -> None:
+    reader = address()
+    contact = await api.created("/contacts", {"email": reader})
+    await send(bird, channel, {"receiver": {"contacts": [{"id": str(contact["contact_id"])}]}, "body": text_body()})
+    assert await mail_to(runner, sink, reader)
+    unknown = await bird.post(
+        f"/channels/{channel['id']}/messages", {"receiver": {"contacts": [{"id": "999999999"}]}, "body": text_body()}
+    )
+    assert unknown.status_code == 422
+    assert "receiver.contacts.0.id" in unknown.json()["details"]
+
+
+async def test_tags_are_lower_cased_created_on_use_and_at_most_ten(
+    bird: Bird, api: Api, channel: dict[str, Any]
+) -> None:
+    sent = await send(bird, channel, {"receiver": to(address()), "body": text_body(), "tags": ["Tag-1", "tag-2"]})
+    assert sent["tags"] == ["tag-1", "tag-2"]
+    names = {t["name"] for t in (await api.get("/tags", per_page=100)).json()["data"]}
+    assert {"tag-1", "tag-2"} <= names
+    eleven = [f"t{i}" for i in range(11)]
+    refused = await bird.post(
+        f"/channels/{channel['id']}/messages", {"receiver": to(address()), "body": text_body(), "tags": eleven}
+    )
+    assert refused.status_code == 422
+    assert "tags" in refused.json()["details"]
+
+
+async def test_scheduling(bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink) -> None:
+    soon, later = address("soon"), address("later")
+    now = utcnow()
+    soon_message = await send(
+        bird,
+        channel,
+        {"receiver": to(soon), "body": text_body(), "scheduledFor": (now + timedelta(minutes=5)).isoformat()},
+    )
+    assert soon_message["status"] == "accepted"
+    later_message = await send(
+        bird,
+        channel,
+        {"receiver": to(later), "body": text_body(), "scheduledFor": (now + timedelta(days=20)).isoformat()},
+    )
+    assert later_message["status"] == "scheduled"
+    assert later_message["scheduledFor"].startswith((now + timedelta(days=20)).date().isoformat())
+    await mail_to(runner, sink, soon)
+    await runner.run_once()
+    assert not [r for r in sink.received if later in r.recipients]
+    assert (await message(bird, channel, later_message))["status"] == "scheduled"
+
+    too_far = await bird.post(
+        f"/channels/{channel['id']}/messages",
+        {"receiver": to(address()), "body": text_body(), "scheduledFor": (now + timedelta(days=36)).isoformat()},
+    )
+    assert too_far.status_code == 422
+    assert "scheduledFor" in too_far.json()["details"]
+    naive = await bird.post(
+        f"/channels/{channel['id']}/messages",
+        {"receiver": to(address()), "body": text_body(), "scheduledFor": "2030-01-01T10:00:00"},
+    )
+    assert naive.status_code == 422
+
+
+async def test_a_message_past_its_validity_is_not_sent(
+    bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink, sessionmaker: Sessions
+) -> None:
+    reader = address()
+    sent = await send(bird, channel, {"receiver": to(reader), "body": text_body(), "validity": 60})
+    async with sessionmaker() as session, session.begin():  # the message waited (a relay outage) past its validity
+        row = await session.scalar(select(Message).where(Message.to_address == reader))
+        assert row is not None
+        from roost.models import ChannelMessage
+
+        channel_message = await session.get(ChannelMessage, row.channel_message_id)
+        assert channel_message is not None
+        channel_message.expires_at = utcnow() - timedelta(seconds=1)
+    for _ in range(3):
+        await runner.run_once()
+    assert not [r for r in sink.received if reader in r.recipients]
+    read = await message(bird, channel, sent)
+    assert read["status"] == "sending_failed"
+    assert "validity" in read["failure"]["description"]
+
+
+async def test_marketing_honours_unsubscribes_transactional_does_not(
+    bird: Bird, api: Api, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink
+) -> None:
+    reader = address()
+    contact = await api.created("/contacts", {"email": reader})
+    assert (await api.delete(f"/contacts/{contact['contact_id']}/unsubscribe")).status_code in (200, 204)
+    marketing = await send(bird, channel, {"receiver": to(reader), "body": text_body("promo")})
+    assert marketing["status"] == "sending_failed"
+    assert "unsubscribed" in marketing["failure"]["description"]
+    transactional = await send(
+        bird,
+        channel,
+        {
+            "receiver": to(reader),
+            "body": text_body("receipt"),
+            "meta": {"extraInformation": {"useCase": "transactional"}},
+        },
+    )
+    [mail] = await mail_to(runner, sink, reader)
+    assert mail.get_content().strip() == "receipt"
+    assert (await message(bird, channel, transactional))["status"] == "sent"
+    assert (await message(bird, channel, marketing))["status"] == "sending_failed"
+
+
+async def test_an_idempotency_key_makes_retries_safe(
+    bird: Bird, channel: dict[str, Any], sessionmaker: Sessions
+) -> None:
+    reader = address()
+    request = {"receiver": to(reader), "body": text_body()}
+    first = await send(bird, channel, request, **{"Idempotency-Key": "order-7-receipt"})
+    again = await send(bird, channel, request, **{"Idempotency-Key": "order-7-receipt"})
+    assert again["id"] == first["id"]
+    async with sessionmaker() as session:
+        rows = (await session.scalars(select(Message).where(Message.to_address == reader))).all()
+    assert len(rows) == 1
+    different = await bird.post(
+        f"/channels/{channel['id']}/messages",
+        {"receiver": to(address()), "body": text_body()},
+        headers={"Idempotency-Key": "order-7-receipt"},
+    )
+    assert different.status_code == 409
+    assert different.json()["code"] == "Conflict"
+
+
+async def test_an_inactive_or_unknown_channel_refuses_to_send(bird: Bird, channel: dict[str, Any]) -> None:
+    await bird.ok("PATCH", f"/channels/{channel['id']}", {"status": "inactive"})
+    refused = await bird.post(f"/channels/{channel['id']}/messages", {"receiver": to(address()), "body": text_body()})
+    assert refused.status_code == 422
+    assert "not active" in refused.json()["details"]["channelId"][0]
+    unknown = await bird.post(f"/channels/{uuid.uuid4()}/messages", {"receiver": to(address()), "body": text_body()})
+    assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"receiver": {"contacts": []}, "body": text_body()}, "receiver.contacts"),
+        ({"receiver": to("not an address"), "body": {"type": "html", "text": {"text": "x"}}}, "body"),
+        ({"receiver": to(address())}, "body"),
+        ({"receiver": to(address()), "body": text_body(), "meta": {"extraInformation": {"useCase": "otp"}}}, "meta"),
+        ({"receiver": to(address()), "body": text_body(), "validity": 0}, "validity"),
+        ({"receiver": to(address()), "body": text_body(), "validity": 10**9}, "validity"),
+        (
+            {
+                "receiver": to(address()),
+                "body": {"type": "text", "text": {"text": "x", "metadata": {"headers": {"reply-to": "nope"}}}},
+            },
+            "body.text.metadata.headers",
+        ),
+        (
+            {
+                "receiver": to(address()),
+                "body": {"type": "text", "text": {"text": "x", "metadata": {"emailFrom": {"username": "a b"}}}},
+            },
+            "body.metadata.emailFrom.username",
+        ),
+    ],
+)
+async def test_bad_messages_get_a_422_and_change_nothing(
+    bird: Bird, channel: dict[str, Any], body: dict[str, Any], path: str
+) -> None:
+    response = await bird.post(f"/channels/{channel['id']}/messages", body)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "InvalidPayload"
+    assert any(key.startswith(path) for key in response.json()["details"]), response.json()
+    assert (await bird.ok("GET", f"/channels/{channel['id']}/messages"))["results"] == []
+
+
+async def test_a_refused_recipient_fails_the_message_with_the_reply(
+    bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink
+) -> None:
+    reader = address()
+    sink.recipient_replies[reader] = "550 5.1.1 No such user"
+    sent = await send(bird, channel, {"receiver": to(reader), "body": text_body()})
+    for _ in range(3):
+        await runner.run_once()
+    read = await message(bird, channel, sent)
+    assert read["status"] == "sending_failed"
+    assert read["failure"]["code"] == 550
+    assert "No such user" in read["failure"]["description"]
+    interactions = await bird.ok("GET", f"/channels/{channel['id']}/messages/{sent['id']}/interactions")
+    assert [i["type"] for i in interactions["results"]] == ["bounced"]
+
+
+async def test_status_changes_are_events_for_webhooks(
+    bird: Bird, api: Api, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink, sessionmaker: Sessions
+) -> None:
+    await api.created("/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["message.status"]})
+    reader = address()
+    sent = await send(bird, channel, {"receiver": to(reader), "body": text_body(), "reference": "r-1"})
+    await mail_to(runner, sink, reader)
+    async with sessionmaker() as session:
+        events = (
+            await session.scalars(
+                select(Event)
+                .where(Event.account_id == bird.account.id, Event.type == "message.status")
+                .order_by(Event.id)
+            )
+        ).all()
+    mine = [e.data for e in events if e.data["message_id"] == sent["id"]]
+    assert [e["status"] for e in mine] == ["accepted", "sent"]
+    assert all(e["channel_id"] == channel["id"] and e["reference"] == "r-1" for e in mine)
