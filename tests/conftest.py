@@ -75,6 +75,8 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         db_pool_size=5,
         # Webhook tests deliver to a receiver on 127.0.0.1; tests of the refusal use an app without this.
         webhooks_allow_private=True,
+        # Media tests fetch remote mediaUrls from a server on 127.0.0.1; the refusal is tested with its own config.
+        media_allow_private=True,
     )
 
 

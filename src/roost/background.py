@@ -13,6 +13,7 @@ from roost.db import Gate, no_gate
 from roost.delivery.runner import DeliveryRunner
 from roost.events.dispatcher import Dispatcher
 from roost.jobs.runner import Worker
+from roost.media import config as media_config
 from roost.rule.engine import RuleEngine
 from roost.webhook.fanout import WebhookFanout
 from roost.webhook.sender import WebhookSender
@@ -28,6 +29,8 @@ class Background:
     def __init__(
         self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], gate: Gate = no_gate
     ) -> None:
+        # Attachments' media are loaded with the process's media configuration (see roost.media.config).
+        media_config.configure(media_config.MediaConfig.from_settings(settings))
         self.loops: list[Loop] = [
             Worker(sessionmaker),
             DeliveryRunner.from_settings(settings, sessionmaker, gate=gate),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,49 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from roost.kit.rates import parse_domain_rates, parse_rate
+
+# type/subtype, or type/* (RFC 9110's token characters).
+MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/(\*|[a-z0-9!#$&^_.+-]+)")
+
+
+# What presigned uploads accept by default (CONVENTIONS §10): what email attachments usually are.
+# Not text/html, image/svg+xml, XML or JavaScript: media is served from Roost's own origin, and a
+# type a browser renders as a document could run script there.
+DEFAULT_MEDIA_CONTENT_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/tiff",
+    "image/heic",
+    "image/avif",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+    "text/calendar",
+    "application/zip",
+    "application/gzip",
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+    "application/rtf",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/ogg",
+    "audio/wav",
+    "audio/webm",
+    "video/mp4",
+    "video/mpeg",
+    "video/quicktime",
+    "video/webm",
+)
 
 
 class Settings(BaseSettings):
@@ -89,6 +133,29 @@ class Settings(BaseSettings):
             " this machine or the local network). Off: such destinations are refused (CONVENTIONS §7)."
         ),
     )
+    media_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        le=1024 * 1024 * 1024,
+        description="Largest media file, uploaded (413 beyond it) or fetched from a remote mediaUrl at send time.",
+    )
+    media_upload_ttl: int = Field(
+        default=900, ge=10, le=7 * 24 * 3600, description="Seconds a presigned media upload link stays valid."
+    )
+    media_content_types: str = Field(
+        default=",".join(DEFAULT_MEDIA_CONTENT_TYPES),
+        description=(
+            "Comma-separated content types a presigned upload may declare (`image/*` allows a whole type)."
+            " The default suits email attachments and leaves out anything a browser would run (HTML, SVG)."
+        ),
+    )
+    media_allow_private: bool = Field(
+        default=False,
+        description=(
+            "Let remote mediaUrls be fetched from private, loopback, link-local and other non-public addresses."
+            " Off: such URLs are refused (the same check as webhooks')."
+        ),
+    )
     db_pool_size: int = Field(default=20, ge=1, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
 
@@ -103,6 +170,14 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_domain_rates(cls, value: str) -> str:
         parse_domain_rates(value)
+        return value
+
+    @field_validator("media_content_types")
+    @classmethod
+    def _valid_content_types(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip() and not MEDIA_TYPE.fullmatch(item.strip().lower()):
+                raise ValueError(f"{item.strip()!r} is not a content type (type/subtype or type/*)")
         return value
 
     @field_validator("base_url")
@@ -129,6 +204,11 @@ class Settings(BaseSettings):
     @property
     def smtp_rate_enabled(self) -> bool:
         return self.smtp_rate.strip() not in ("", "0")
+
+    @property
+    def media_types(self) -> frozenset[str]:
+        """The allowed upload content types, lower-cased (`type/*` stands for every subtype)."""
+        return frozenset(item.strip().lower() for item in self.media_content_types.split(",") if item.strip())
 
     @property
     def effective_secret_key(self) -> str:

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from roost.api import errors, outbox
-from roost.api.bird.routes import channels, messages
+from roost.api.bird.routes import channels, media, messages
 from roost.api.middleware import BodyLimit, RateHeaders
 from roost.api.public import confirm, pixel, tracking, unsubscribe
+from roost.api.public import media as public_media
 from roost.api.ratelimit import RateLimiter
 from roost.api.state import AppState
 from roost.api.v1.routes import (
@@ -35,6 +36,10 @@ from roost.bounce.listener import bounce_listener
 from roost.config import Settings, get_settings
 from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
 from roost.delivery.addressing import Addressing
+from roost.media import config as media_config
+from roost.media import service as media_service
+
+UPLOAD_FORM_OVERHEAD = 64 * 1024
 
 DESCRIPTION = """\
 Roost serves two APIs from one process:
@@ -50,12 +55,17 @@ The **public** routes (`/t/…`, `/u/…`, `/confirm/…`) are what links in sen
 Authorization header, the signed part of the URL names the message. They answer images,
 redirects and HTML pages. `/pixel/script` and `/pixel/collect` are the tracking pixel that
 sites embed (`GET /v1/pixels/code`): its script, and where it reports page views and conversions.
+`/media/upload` and `/media/{media_id}` are where the Bird face's presigned uploads go and its
+`mediaUrl`s point: no Authorization header either (the signed form, the random id), Bird errors.
 """
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
     engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
+    media_settings = media_config.MediaConfig.from_settings(settings)
+    # The delivery engine's calls into roost.media use the process's configuration: this app's.
+    media_config.configure(media_settings)
     limiter = RateLimiter(settings.rate_limit, redis_url=settings.redis_url) if settings.rate_limit_enabled else None
     state = AppState(
         settings=settings,
@@ -65,6 +75,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         write_gate=WriteGate(engine),
         limiter=limiter,
         addressing=Addressing.from_settings(settings),
+        media=media_settings,
         pixel_limiter=(
             RateLimiter(settings.pixel_rate_limit, redis_url=settings.redis_url, namespace="roost-pixel")
             if settings.pixel_rate_limit_enabled
@@ -132,16 +143,21 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     ):
         app.include_router(module.router, prefix="/v1")
     webhooks.document_payloads(app)
-    for bird_module in (channels, messages):
+    for bird_module in (channels, messages, media):
         app.include_router(bird_module.router)
-    for public in (tracking, unsubscribe, confirm, pixel):
+    for public in (tracking, unsubscribe, confirm, pixel, public_media):
         app.include_router(public.router)
 
     if not settings.smtp_url:
         app.include_router(outbox.router)
 
     app.add_middleware(RateHeaders)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        # The file, plus room for the signed fields and the multipart framing.
+        path_limits={media_service.UPLOAD_PATH: settings.media_max_bytes + UPLOAD_FORM_OVERHEAD},
+    )
     return app
 
 

@@ -10,19 +10,25 @@ from roost.api.bird.errors import CODES, is_bird
 
 
 class BodyLimit:
-    """Refuse bodies over `max_bytes` with 413, whether or not Content-Length is sent."""
+    """Refuse bodies over `max_bytes` with 413, whether or not Content-Length is sent.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    `path_limits` gives some paths a limit of their own: the media upload takes files far larger
+    than any JSON body (and enforces the file's own limit as it reads).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         bird = is_bird(scope["path"])
+        max_bytes = self.path_limits.get(scope["path"], self.max_bytes)
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
                 await _too_large(send, bird=bird)
                 return
         seen = 0
@@ -33,7 +39,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise _BodyTooLarge
             return message
 

@@ -1,4 +1,4 @@
-"""What an app instance holds: settings, the engine and its sessions, the rate limiter, mail addressing."""
+"""What an app instance holds: settings, the engine and its sessions, the rate limiter, mail addressing, media."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from roost.api.ratelimit import RateLimiter
 from roost.config import Settings
 from roost.db import WriteGate
 from roost.delivery.addressing import Addressing
+from roost.media.config import MediaConfig
 
 
 @dataclass(slots=True)
@@ -21,4 +22,5 @@ class AppState:
     write_gate: WriteGate
     limiter: RateLimiter | None
     addressing: Addressing
+    media: MediaConfig
     pixel_limiter: RateLimiter | None = None

@@ -44,8 +44,9 @@ from roost.db import Gate, no_gate
 from roost.kit.clock import utcnow
 from roost.kit.timestamps import format_utc
 from roost.kit.waiting import first_of
-from roost.webhook import destinations, repository
-from roost.webhook import http as webhook_http
+from roost.net import guard
+from roost.net import http as net_http
+from roost.webhook import repository
 from roost.webhook.types import ClaimedMessage
 
 log = logging.getLogger("roost.webhooks")
@@ -62,6 +63,9 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
 )
 RETRY_AFTER_CAP = timedelta(days=1)
 LEASE = timedelta(seconds=60)
+USER_AGENT = "Roost-Webhooks/1.0"
+# How a refused destination is explained, at saving and in the delivery log (CONVENTIONS §7).
+DESTINATION_RULE = "webhooks go to public addresses only."
 TIMEOUT = 10.0  # seconds to connect, and for each read; the whole attempt gets twice that
 RESPONSE_EXCERPT = 1024  # bytes of the answer kept in the delivery log
 RECORD_RETRY = 1.0
@@ -161,7 +165,9 @@ class WebhookSender:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = webhook_http.client(allow_private=self.allow_private, timeout=self.timeout)
+            self._client = net_http.client(
+                allow_private=self.allow_private, rule=DESTINATION_RULE, timeout=self.timeout, user_agent=USER_AGENT
+            )
         return self._client
 
     async def aclose(self) -> None:
@@ -262,7 +268,7 @@ class WebhookSender:
                     excerpt = await _excerpt(response)
                 finally:
                     await response.aclose()
-        except destinations.Refused as refused:
+        except guard.Refused as refused:
             error = refused.message
         except (TimeoutError, httpx.TimeoutException):
             error = f"No answer within {self.timeout:g} s."

@@ -17,10 +17,11 @@ from roost.errors import Invalid, NotFound
 from roost.kit.clock import utcnow, utcnow_seconds
 from roost.kit.paging import ListParams, Page
 from roost.models import WebhookEndpoint, WebhookMessage
-from roost.webhook import catalogue, destinations
+from roost.net import guard
+from roost.webhook import catalogue
 from roost.webhook.catalogue import EventSpec
 from roost.webhook.repository import DeliveryRepository, EndpointRepository
-from roost.webhook.sender import LEASE
+from roost.webhook.sender import DESTINATION_RULE, LEASE
 from roost.webhook.types import CreatedEndpoint, DeliveryView
 
 SEARCH_BY = ("url",)
@@ -53,8 +54,8 @@ def _checked_events(events: Sequence[str]) -> list[str]:
 
 async def _checked_url(url: str, *, allow_private: bool) -> str:
     try:
-        await destinations.check_url(url, allow_private=allow_private)
-    except destinations.Refused as refused:
+        await guard.check_url(url, allow_private=allow_private, rule=DESTINATION_RULE)
+    except guard.Refused as refused:
         raise Invalid.field("url", refused.message) from None
     return url
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-PREFIX = "/workspaces/"
+# The workspace routes, and the media routes presigned uploads and mediaUrls reach (seed 004).
+PREFIXES = ("/workspaces/", "/media/")
 CODES = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -32,7 +33,7 @@ class BirdValidationErrorOut(BaseModel):
 
 
 def is_bird(path: str) -> bool:
-    return path.startswith(PREFIX)
+    return path.startswith(PREFIXES)
 
 
 def error_response(

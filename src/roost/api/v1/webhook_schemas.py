@@ -8,8 +8,8 @@ from pydantic import BaseModel, BeforeValidator, Field, create_model
 
 from roost.api.v1.wire import V1Time, WireIn
 from roost.models import WebhookEndpoint, WebhookMessage
+from roost.net.guard import MAX_URL_LENGTH
 from roost.webhook.catalogue import CATALOGUE, WILDCARD, EventSpec
-from roost.webhook.destinations import MAX_URL_LENGTH
 from roost.webhook.types import CreatedEndpoint, DeliveryView, webhook_id
 
 EVENTS = f"""Event types to receive (see `GET /v1/webhooks/events`), or `{WILDCARD}` for all of them."""

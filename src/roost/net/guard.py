@@ -1,11 +1,12 @@
-"""Where webhooks may go: public http(s) addresses only, unless a setting allows the rest (CONVENTIONS §7).
+"""Where Roost may connect for an account: public http(s) addresses only, unless a setting allows the rest.
 
-A webhook URL is chosen by an account, and Roost fetches it from inside its own network: without a
-check, an endpoint pointed at 127.0.0.1, 10.0.0.5 or 169.254.169.254 would make Roost call internal
-services or a cloud metadata API for the account (SSRF). So a destination is refused when ANY
-address its host resolves to is not globally routable (private, loopback, link-local, shared,
-reserved, unspecified, documentation), is multicast, or is a metadata address. The check runs when
-an endpoint is saved (a clear 422) and again at every connection (see `roost.webhook.http`).
+A webhook URL or a remote media URL is chosen by an account, and Roost fetches it from inside its
+own network: without a check, a URL pointed at 127.0.0.1, 10.0.0.5 or 169.254.169.254 would make
+Roost call internal services or a cloud metadata API for the account (SSRF). So a destination is
+refused when ANY address its host resolves to is not globally routable (private, loopback,
+link-local, shared, reserved, unspecified, documentation), is multicast, or is a metadata address.
+Callers check a URL when it is saved (a clear 422) and `roost.net.http` checks again at every
+connection. `rule` is the sentence a refusal ends with, saying what the check is for.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ async def resolve(host: str, port: int, *, within: float = RESOLVE_TIMEOUT) -> l
 
 
 async def checked_addresses(
-    host: str, port: int, *, allow_private: bool, within: float = RESOLVE_TIMEOUT
+    host: str, port: int, *, allow_private: bool, rule: str, within: float = RESOLVE_TIMEOUT
 ) -> list[IpAddress]:
     """The addresses to connect to for `host`; Refused when any of them is not allowed."""
     addresses = await resolve(host, port, within=within)
@@ -110,12 +111,23 @@ async def checked_addresses(
             reason = forbidden(address)
             if reason is not None:
                 shown = host if host.strip("[]") == str(address) else f"{host} ({address})"
-                raise Refused(f"The url's host {shown} is {reason}: webhooks go to public addresses only.")
+                raise Refused(f"The url's host {shown} is {reason}: {rule}")
     return addresses
 
 
-async def check_url(url: str, *, allow_private: bool) -> None:
+async def check_url(url: str, *, allow_private: bool, rule: str) -> None:
     """Refused unless `url` is an http(s) URL whose host resolves to allowed addresses only."""
     parts = parse(url)
     assert parts.hostname is not None
-    await checked_addresses(parts.hostname, default_port(parts), allow_private=allow_private)
+    await checked_addresses(parts.hostname, default_port(parts), allow_private=allow_private, rule=rule)
+
+
+def literal_refusal(parts: SplitResult, *, rule: str) -> str | None:
+    """Why a host written as an IP address may not be reached, without resolving anything; None otherwise."""
+    assert parts.hostname is not None
+    try:
+        address = ipaddress.ip_address(parts.hostname.strip("[]"))
+    except ValueError:
+        return None
+    reason = forbidden(address)
+    return None if reason is None else f"The url's host {parts.hostname} is {reason}: {rule}"
