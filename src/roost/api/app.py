@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from roost.api import errors, outbox
-from roost.api.bird.routes import channels
+from roost.api.bird.routes import channels, templates
 from roost.api.middleware import BodyLimit, RateHeaders
 from roost.api.public import confirm, pixel, tracking, unsubscribe
 from roost.api.ratelimit import RateLimiter
@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     ):
         app.include_router(module.router, prefix="/v1")
     webhooks.document_payloads(app)
-    for bird_module in (channels,):
+    for bird_module in (channels, templates):
         app.include_router(bird_module.router)
     for public in (tracking, unsubscribe, confirm, pixel):
         app.include_router(public.router)
