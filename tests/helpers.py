@@ -72,6 +72,9 @@ class Bird:
     async def patch(self, path: str, body: Any) -> httpx.Response:
         return await self.client.patch(self.base + path, json=body, headers=self.headers)
 
+    async def delete(self, path: str) -> httpx.Response:
+        return await self.client.delete(self.base + path, headers=self.headers)
+
     async def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> dict[str, Any]:
         """A call that must answer `status`; its JSON."""
         response = await self.client.request(method, self.base + path, json=body, headers=self.headers)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from roost.api import errors, outbox
-from roost.api.bird.routes import channels, media, messages
+from roost.api.bird.routes import channels, media, messages, templates
 from roost.api.middleware import BodyLimit, RateHeaders
 from roost.api.public import confirm, pixel, tracking, unsubscribe
 from roost.api.public import media as public_media
@@ -143,7 +143,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     ):
         app.include_router(module.router, prefix="/v1")
     webhooks.document_payloads(app)
-    for bird_module in (channels, messages, media):
+    for bird_module in (channels, messages, templates, media):
         app.include_router(bird_module.router)
     for public in (tracking, unsubscribe, confirm, pixel, public_media):
         app.include_router(public.router)

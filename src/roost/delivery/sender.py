@@ -36,7 +36,7 @@ from roost.mail.dkim import DkimKeyring
 from roost.mail.merge import CONFIRM_LINK
 from roost.mail.smtp import DeliveryStatus, SendOutcome, Transport
 from roost.media import service as media_service
-from roost.media.service import MediaUnavailable
+from roost.media.types import MediaUnavailable
 from roost.models import MARKETING_KINDS, Account, Broadcast, ChannelMessage
 from roost.models import Sequence as DripSequence
 from roost.sequence import service as sequence_service

@@ -5,6 +5,9 @@
 fallback, `%contact.first_name|there%`, used when the value is empty or missing. An email may
 know tags of its own besides (a confirmation email's `%confirmlink%`). Tags that are none of
 these are left exactly as written.
+
+The same engine cuts the Bird face's templates at their `{{name}}` variables (`VARIABLE_TAG`,
+`parse_variables`): a plain substitution, never a template language run on user input.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ _FIXED_TAGS = frozenset((CONTACT_EMAIL, UNSUBSCRIBE_LINK, *SENDER_TAGS))
 
 # The name is matched loosely here and judged by is_known, so that `%contact.Nope%` is left as is.
 _TAG = re.compile(r"%([a-z][a-z_]*(?:\.[A-Za-z0-9_]+)?)(?:\|([^%\r\n]*))?%")
+# A Bird template variable, `{{firstName}}` or `{{ firstName }}`; group 1 is the name, and there is
+# no fallback group (a declared variable's default stands in instead).
+VARIABLE_TAG = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]{0,63})\s*\}\}")
 # Field keys as the fields API accepts them.
 _FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 
@@ -111,19 +117,29 @@ def concat(parts: Iterable[MergeTemplate | Slot]) -> MergeTemplate:
     return MergeTemplate(tuple(literals), tuple(slots))
 
 
-def parse(text: str, is_known: Callable[[str], bool]) -> MergeTemplate:
-    """Cut `text` at its known merge tags; unknown ones stay part of the literal text."""
+def parse(text: str, is_known: Callable[[str], bool], *, pattern: re.Pattern[str] = _TAG) -> MergeTemplate:
+    """Cut `text` at its known merge tags; unknown ones stay part of the literal text.
+
+    `pattern` finds the tags: group 1 is the name and an optional group 2 the fallback.
+    """
     literals: list[str] = []
     slots: list[Slot] = []
+    has_fallback = pattern.groups >= 2
     start = 0  # where the current literal begins
     position = 0  # where to look for the next tag
-    while (match := _TAG.search(text, position)) is not None:
+    while (match := pattern.search(text, position)) is not None:
         if not is_known(match.group(1)):
-            # Resume just after the opening %: in "%foo%contact.email%" a tag starts at the second %.
+            # Resume just after the opening character: in "%foo%contact.email%" a tag starts at the second %.
             position = match.start() + 1
             continue
         literals.append(text[start : match.start()])
-        slots.append(Slot(match.group(1), match.group(2) or "", match.group(0)))
+        fallback = (match.group(2) or "") if has_fallback else ""
+        slots.append(Slot(match.group(1), fallback, match.group(0)))
         start = position = match.end()
     literals.append(text[start:])
     return MergeTemplate(tuple(literals), tuple(slots))
+
+
+def parse_variables(text: str, is_known: Callable[[str], bool] = lambda _name: True) -> MergeTemplate:
+    """Cut `text` at its `{{name}}` variables (by default every well-formed one: `keys` then lists them)."""
+    return parse(text, is_known, pattern=VARIABLE_TAG)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AfterValidator, AliasChoices, Field, field_validator, model_validator
 
+from roost.api.bird.template_schemas import TemplateValuesIn
 from roost.api.bird.wire import BirdIn, BirdOut, BirdTime, BirdTimeIn
 from roost.api.types import check_email
 from roost.channel import messages as channel_messages
@@ -121,24 +122,11 @@ class BodyIn(BirdIn):
         return content
 
 
-class TemplateParameterIn(BirdIn):
-    type: str = "string"
-    key: str = Field(min_length=1, max_length=64)
-    value: Any = None
-
-
-class TemplateIn(BirdIn):
+class TemplateIn(TemplateValuesIn):
     project_id: str = Field(min_length=1, max_length=64)
     version: str | None = Field(default=None, max_length=64)
     locale: str | None = Field(default=None, max_length=35)
-    variables: dict[str, Any] | None = None
-    parameters: list[TemplateParameterIn] | None = Field(default=None, max_length=200)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
-
-    def values(self) -> dict[str, object]:
-        values: dict[str, object] = {p.key: p.value for p in self.parameters or () if p.value is not None}
-        values.update(self.variables or {})
-        return values
 
 
 class MetaEmailIn(BirdIn):
