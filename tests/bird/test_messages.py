@@ -19,6 +19,7 @@ from roost.delivery.runner import DeliveryRunner
 from roost.kit.clock import utcnow
 from roost.models import Event, Message
 from tests.bird.test_channels import RFC3339_MS
+from tests.bird.test_media import presign, upload
 from tests.helpers import Api, Bird
 from tests.mail.sink import Sink
 
@@ -349,3 +350,214 @@ async def test_status_changes_are_events_for_webhooks(
     mine = [e.data for e in events if e.data["message_id"] == sent["id"]]
     assert [e["status"] for e in mine] == ["accepted", "sent"]
     assert all(e["channel_id"] == channel["id"] and e["reference"] == "r-1" for e in mine)
+
+
+async def test_a_template_message_is_rendered_with_its_variables(
+    bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink
+) -> None:
+    project = await bird.ok("POST", "/projects", {"name": "Receipt"}, status=201)
+    version = await bird.ok(
+        "POST",
+        f"/projects/{project['id']}/versions",
+        {
+            "defaultLocale": "en",
+            "contents": [
+                {"locale": "en", "subject": "Order {{order}}", "html": "<p>Hi {{name}}, order {{order}} shipped.</p>"},
+                {"locale": "de", "subject": "Bestellung {{order}}", "html": "<p>Hallo {{name}}!</p>"},
+            ],
+            "variables": [{"key": "name", "default": "there"}, {"key": "order"}],
+        },
+        status=201,
+    )
+    reader = address()
+    sent = await send(
+        bird,
+        channel,
+        {
+            "receiver": to(reader),
+            "template": {
+                "projectId": project["id"],
+                "version": version["id"],
+                "locale": "de-AT",
+                "variables": {"name": "Zoë <3"},
+                "parameters": [{"type": "string", "key": "order", "value": "A-17"}],
+            },
+        },
+    )
+    assert sent["template"]["projectId"] == project["id"]
+    [mail] = await mail_to(runner, sink, reader)
+    assert mail["Subject"] == "Bestellung A-17"
+    html = mail.get_body(("html",))
+    assert html is not None
+    assert "Hallo Zoë &lt;3!" in html.get_content()
+
+    missing = await bird.post(
+        f"/channels/{channel['id']}/messages",
+        {"receiver": to(address()), "template": {"projectId": project["id"], "version": "latest"}},
+    )
+    assert missing.status_code == 422
+    assert "template.variables.order" in missing.json()["details"]
+    unknown = await bird.post(
+        f"/channels/{channel['id']}/messages",
+        {"receiver": to(address()), "template": {"projectId": str(uuid.uuid4())}},
+    )
+    assert unknown.status_code == 422
+    assert "template.projectId" in unknown.json()["details"]
+
+
+async def test_attachments_from_uploaded_media_and_inline_images(
+    client: Any, bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink
+) -> None:
+
+    logo, invoice = b"\x89PNG\r\n\x1a\n" + bytes(range(256)), b"%PDF-1.4\n" + b"x" * 3000
+    logo_upload = await presign(bird, "image/png")
+    assert (await upload(client, logo_upload, content=logo, filename="logo.png")).status_code == 204
+    invoice_upload = await presign(bird, "application/pdf")
+    assert (
+        await upload(client, invoice_upload, content=invoice, filename="invoice.pdf", file_type="application/pdf")
+    ).status_code == 204
+    reader = address()
+    await send(
+        bird,
+        channel,
+        {
+            "receiver": to(reader),
+            "body": {
+                "type": "html",
+                "html": {
+                    "html": '<p>INLINE IMAGE! <img src="cid:image.png"></p>',
+                    "attachments": [
+                        {"mediaUrl": logo_upload["mediaUrl"], "filename": "image.png", "inline": True},
+                        {"mediaUrl": invoice_upload["mediaUrl"], "filename": "invoice.pdf"},
+                    ],
+                },
+            },
+        },
+    )
+    [mail] = await mail_to(runner, sink, reader)
+    assert mail.get_content_type() == "multipart/mixed"
+    parts = {part.get_filename(): part for part in mail.walk() if part.get_filename()}
+    assert parts["image.png"]["Content-ID"] == "<image.png>"
+    assert parts["image.png"].get_content() == logo
+    assert parts["invoice.pdf"].get_content() == invoice
+    assert parts["invoice.pdf"].get_content_disposition() == "attachment"
+
+    pending = await presign(bird, "image/png")
+    refused = await bird.post(
+        f"/channels/{channel['id']}/messages",
+        {
+            "receiver": to(address()),
+            "body": {
+                "type": "text",
+                "text": {"text": "x", "attachments": [{"mediaUrl": pending["mediaUrl"], "filename": "a.png"}]},
+            },
+        },
+    )
+    assert refused.status_code == 422
+    assert "body.attachments.0.mediaUrl" in refused.json()["details"]
+
+
+async def test_the_list_pages_stably_and_filters(bird: Bird, channel: dict[str, Any]) -> None:
+    path = f"/channels/{channel['id']}/messages"
+    first = [
+        await send(
+            bird,
+            channel,
+            {
+                "receiver": to(address(f"r{i}")),
+                "body": text_body(subject=f"Invoice {i}"),
+                "tags": ["even" if i % 2 == 0 else "odd"],
+            },
+        )
+        for i in range(5)
+    ]
+    page = await bird.ok("GET", path + "?limit=2")
+    assert [m["id"] for m in page["results"]] == [first[4]["id"], first[3]["id"]]
+    # A message accepted between two pages does not shift the next page.
+    await send(bird, channel, {"receiver": to(address()), "body": text_body(subject="Later")})
+    second = await bird.ok("GET", path + f"?limit=2&pageToken={page['nextPageToken']}")
+    assert [m["id"] for m in second["results"]] == [first[2]["id"], first[1]["id"]]
+    last = await bird.ok("GET", path + f"?limit=2&pageToken={second['nextPageToken']}")
+    assert [m["id"] for m in last["results"]] == [first[0]["id"]]
+    assert last.get("nextPageToken") is None
+
+    oldest = await bird.ok("GET", path + "?limit=1&reverse=true")
+    assert oldest["results"][0]["id"] == first[0]["id"]
+    evens = await bird.ok("GET", path + "?tag=EVEN")
+    assert {m["id"] for m in evens["results"]} == {first[0]["id"], first[2]["id"], first[4]["id"]}
+    subject = await bird.ok("GET", path + "?emailSubject=invoice 3")
+    assert [m["id"] for m in subject["results"]] == [first[3]["id"]]
+    receiver = first[1]["receiver"]["contacts"][0]["identifierValue"]
+    assert [m["id"] for m in (await bird.ok("GET", path + f"?to={receiver.upper()}"))["results"]] == [first[1]["id"]]
+    by_id = await bird.ok("GET", path + f"?id={first[0]['id']},{first[1]['id']}")
+    assert {m["id"] for m in by_id["results"]} == {first[0]["id"], first[1]["id"]}
+    assert (await bird.ok("GET", path + "?status=sent"))["results"] == []
+    assert len((await bird.ok("GET", path + "?status=accepted&limit=100"))["results"]) == 6
+    assert (await bird.ok("GET", path + "?direction=incoming"))["results"] == []
+    assert (await bird.ok("GET", path + "?from=shop@example.com&limit=100"))["results"]
+    assert (await bird.ok("GET", path + "?from=else@example.com"))["results"] == []
+    assert (await bird.ok("GET", path + "?startAt=2999-01-01T00:00:00Z"))["results"] == []
+    for bad in ("limit=0", "limit=1001", "pageToken=bogus", "status=lost", "id=nope", "startAt=yesterday"):
+        response = await bird.client.get(bird.base + path + "?" + bad, headers=bird.headers)
+        assert response.status_code == 422, bad
+        assert response.json()["code"] == "InvalidPayload"
+
+
+async def test_opens_clicks_and_unsubscribes_are_interactions(
+    bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink, client: Any
+) -> None:
+    import re as regex
+
+    reader = address()
+    sent = await send(
+        bird,
+        channel,
+        {
+            "receiver": to(reader),
+            "body": {"type": "html", "html": {"html": '<p><a href="https://shop.example/deal">Deal</a></p>'}},
+            "enableLinkTracking": True,
+        },
+    )
+    [mail] = await mail_to(runner, sink, reader)
+    html_part = mail.get_body(("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    assert 'href="https://shop.example/deal"' not in html  # the link goes through the click redirect
+    click = regex.search(r'href="http://roost\.test(/t/[^"]+)"', html)
+    pixel = regex.search(r'src="http://roost\.test(/t/[^"]+)"', html)
+    assert click is not None
+    assert pixel is not None
+    redirect = await client.get(click.group(1).replace("&amp;", "&"))
+    assert redirect.headers["location"] == "https://shop.example/deal"
+    await client.get(pixel.group(1).replace("&amp;", "&"))
+    unsubscribe = mail["List-Unsubscribe"]
+    link = regex.search(r"<http://roost\.test(/u/[^>]+)>", unsubscribe)
+    assert link is not None
+    assert (await client.post(link.group(1), data={"List-Unsubscribe": "One-Click"})).status_code in (200, 204)
+    found = await bird.ok("GET", f"/channels/{channel['id']}/messages/{sent['id']}/interactions")
+    kinds = [item["type"] for item in found["results"]]
+    assert set(kinds) == {"clicked", "opened", "unsubscribed"}
+    clicked = next(item for item in found["results"] if item["type"] == "clicked")
+    assert clicked["metadata"]["link"]["url"] == "https://shop.example/deal"
+    assert clicked["messageId"] == sent["id"]
+
+
+async def test_a_bounce_after_sending_makes_it_delivery_failed(
+    bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink, sessionmaker: Sessions
+) -> None:
+    from roost.bounce import service as bounce_service
+    from roost.bounce.reports import Report
+
+    reader = address()
+    sent = await send(bird, channel, {"receiver": to(reader), "body": text_body()})
+    await mail_to(runner, sink, reader)
+    assert (await message(bird, channel, sent))["status"] == "sent"
+    async with sessionmaker() as session, session.begin():  # the DSN the bounce listener reads
+        row = await session.scalar(select(Message).where(Message.to_address == reader))
+        assert row is not None
+        report = Report(kind="hard", status="5.1.1", diagnostic="smtp; 550 5.1.1 mailbox unknown")
+        assert await bounce_service.record_report(session, message_id=row.id, report=report)
+    read = await message(bird, channel, sent)
+    assert read["status"] == "delivery_failed"
+    assert read["failure"]["code"] == 550
+    assert "mailbox unknown" in read["failure"]["description"]
