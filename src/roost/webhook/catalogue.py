@@ -126,8 +126,14 @@ CATALOGUE: tuple[EventSpec, ...] = (
     *_records("appointment"),
     EventSpec(
         "message.status",
-        "A message sent through the Bird Channels API changed status (accepted, sent, delivered, failed).",
-        {"message_id": "the message", "channel_id": "its channel", "status": "its new status"},
+        "A message sent through the Bird Channels API was accepted or changed status.",
+        {
+            "message_id": "the message (its UUID)",
+            "channel_id": "its channel (UUID)",
+            "status": "accepted, scheduled, sent, sending_failed or delivery_failed",
+            "reference": "the client's reference, or null",
+            "failure": "{code, description, source} when it failed, else null",
+        },
         about_contact=False,
     ),
 )
