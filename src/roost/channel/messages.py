@@ -29,7 +29,7 @@ from roost.contact.types import MessagedContact
 from roost.errors import Conflict, Invalid, NotFound
 from roost.kit.clock import utcnow
 from roost.media import service as media_service
-from roost.models import Channel, ChannelMessage, Message, Tag
+from roost.models import Channel, ChannelMessage, Tag
 from roost.tag import service as tag_service
 from roost.template import service as template_service
 from roost.webhook import service as webhook_service
@@ -70,65 +70,72 @@ async def send(
     await _check_attachments(session, account_id, new)
     receivers = await _receivers(session, account_id, new.receivers)
     tags = await _tags(session, account_id, new.tags)
-    message = repo.add(
-        ChannelMessage(
-            uuid=uuid.uuid4(),
-            account_id=account_id,
-            channel_id=channel.id,
-            status=status,
-            reference=new.reference,
-            use_case=new.use_case,
-            link_tracking=new.link_tracking if new.link_tracking is not None else new.use_case == "marketing",
-            subject=subject,
-            from_email=_from_address(channel, new.from_username),
-            from_name=new.from_display_name if new.from_display_name is not None else channel.sender_name,
-            reply_to=new.reply_to or channel.reply_to,
-            html=html,
-            text=text,
-            attachments=[
-                {"mediaUrl": a.media_url, "filename": a.filename, "inline": a.inline} for a in new.attachments
-            ],
-            receivers=[
-                {"address": contact.email, "type": receiver.type, "contactId": contact.id}
-                for receiver, contact in receivers
-            ],
-            tags=[tag.name.lower() for tag in tags],
-            content=new.content,
-            template_version_id=template_version_id,
-            scheduled_for=new.scheduled_for,
-            expires_at=due_at + validity,
-            idempotency_key=idempotency_key,
-            request_hash=new.request_hash,
-            created_at=now,
-            updated_at=now,
-            last_status_at=now,
-        )
+    values = {
+        "uuid": uuid.uuid4(),
+        "account_id": account_id,
+        "channel_id": channel.id,
+        "status": status,
+        "reference": new.reference,
+        "use_case": new.use_case,
+        "link_tracking": new.link_tracking if new.link_tracking is not None else new.use_case == "marketing",
+        "subject": subject,
+        "from_email": _from_address(channel, new.from_username),
+        "from_name": new.from_display_name if new.from_display_name is not None else channel.sender_name,
+        "reply_to": new.reply_to or channel.reply_to,
+        "html": html,
+        "text": text,
+        "attachments": [{"mediaUrl": a.media_url, "filename": a.filename, "inline": a.inline} for a in new.attachments],
+        "receivers": [
+            {"address": contact.email, "type": receiver.type, "contactId": contact.id}
+            for receiver, contact in receivers
+        ],
+        "tags": [tag.name.lower() for tag in tags],
+        "content": new.content,
+        "template_version_id": template_version_id,
+        "scheduled_for": new.scheduled_for,
+        "expires_at": due_at + validity,
+        "failure_code": None,
+        "failure_description": None,
+        "idempotency_key": idempotency_key,
+        "request_hash": new.request_hash,
+        "created_at": now,
+        "updated_at": now,
+        "last_status_at": now,
+    }
+    # Core inserts: this is the API's hottest write, and the ORM's unit of work would double its cost.
+    message = ChannelMessage(id=await repo.insert(values), **values)
+    if tags:
+        await repo.link_tags(message.id, [tag.id for tag in tags])
+    refusals = {
+        contact.id: f"The contact is {contact.status}: marketing mail is not sent to it."
+        for _, contact in receivers
+        # Marketing mail honours unsubscribes (CONVENTIONS §10): such a receiver gets nothing.
+        if new.use_case == "marketing" and contact.status in NOT_FOR_MARKETING
+    }
+    await repository.insert_receiver_messages(
+        session,
+        [
+            {
+                "account_id": account_id,
+                "kind": "channel",
+                "channel_message_id": message.id,
+                "contact_id": contact.id,
+                "to_address": contact.email,
+                "status": "cancelled" if contact.id in refusals else "queued",
+                "last_error": refusals.get(contact.id),
+                "attempts": 0,
+                "due_at": due_at,
+                "created_at": now,
+            }
+            for _, contact in receivers
+        ],
     )
-    await session.flush()
-    repo.link_tags(message.id, [tag.id for tag in tags])
-    skipped = 0
-    for _, contact in receivers:
-        refused = new.use_case == "marketing" and contact.status in NOT_FOR_MARKETING
-        skipped += refused
-        session.add(
-            Message(
-                account_id=account_id,
-                kind="channel",
-                channel_message_id=message.id,
-                contact_id=contact.id,
-                to_address=contact.email,
-                # Marketing mail honours unsubscribes (CONVENTIONS §10): such a receiver gets nothing.
-                status="cancelled" if refused else "queued",
-                last_error=f"The contact is {contact.status}: marketing mail is not sent to it." if refused else None,
-                attempts=0,
-                due_at=due_at,
-                created_at=now,
-            )
-        )
-    await session.flush()
     await _announce(session, [message])
-    if skipped == len(receivers):
+    if len(refusals) == len(receivers):
         await settle(session, [message.id])
+        settled = await session.get(ChannelMessage, message.id)  # as settle left it
+        assert settled is not None
+        return Accepted(settled)
     return Accepted(message)
 
 
@@ -208,6 +215,8 @@ async def _tags(session: AsyncSession, account_id: int, names: Sequence[str]) ->
     lowered = list(dict.fromkeys(name.strip().lower() for name in names if name.strip()))
     if len(lowered) > MAX_TAGS:
         raise Invalid.field("tags", f"A message may have at most {MAX_TAGS} tags.")
+    if not lowered:
+        return []
     return list(await tag_service.get_or_create(session, account_id=account_id, names=lowered))
 
 

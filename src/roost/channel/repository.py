@@ -6,13 +6,18 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, Table, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.channel.types import InteractionView
 from roost.db.repository import ScopedRepository
 from roost.models import Channel, ChannelMessage, ChannelMessageTag, Interaction, Message, Tag
+
+CHANNEL_MESSAGES = cast(Table, ChannelMessage.__table__)
+CHANNEL_MESSAGE_TAGS = cast(Table, ChannelMessageTag.__table__)
+MESSAGES = cast(Table, Message.__table__)
 
 
 class ChannelRepository(ScopedRepository[Channel]):
@@ -41,8 +46,16 @@ class ChannelMessageRepository(ScopedRepository[ChannelMessage]):
         )
         return row
 
-    def link_tags(self, message_id: int, tag_ids: Iterable[int]) -> None:
-        self.session.add_all(ChannelMessageTag(channel_message_id=message_id, tag_id=tag_id) for tag_id in tag_ids)
+    async def insert(self, values: dict[str, Any]) -> int:
+        """Insert a channel message of this account; its id."""
+        assert values["account_id"] == self.account_id
+        inserted = await self.session.execute(insert(CHANNEL_MESSAGES).returning(CHANNEL_MESSAGES.c.id), values)
+        return int(inserted.scalar_one())
+
+    async def link_tags(self, message_id: int, tag_ids: Iterable[int]) -> None:
+        await self.session.execute(
+            insert(CHANNEL_MESSAGE_TAGS), [{"channel_message_id": message_id, "tag_id": tag_id} for tag_id in tag_ids]
+        )
 
     async def keyset_page(
         self,
@@ -96,6 +109,11 @@ def tagged(names: Collection[str]) -> ColumnElement[bool]:
         ChannelMessageTag.tag_id == Tag.id,
         func.lower(Tag.name).in_(sorted({name.lower() for name in names})),
     )
+
+
+async def insert_receiver_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """The `messages` rows of a channel message's receivers, which the delivery engine sends."""
+    await session.execute(insert(MESSAGES), list(rows))
 
 
 # Across accounts: the delivery engine works on messages of every account at once.

@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from collections.abc import Sequence as Seq
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, delete, func, literal_column, select, type_coerce
+from sqlalchemy import JSON, ColumnElement, Table, delete, func, literal_column, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 
@@ -15,6 +15,8 @@ from roost.kit.clock import utcnow_seconds
 from roost.kit.timestamps import parse_utc
 from roost.models import Contact, ContactSequence, ContactTag, Sequence, Tag
 from roost.sequence.types import SequenceLink
+
+CONTACTS = cast(Table, Contact.__table__)
 
 
 def _full_name() -> ColumnElement[str]:
@@ -112,25 +114,23 @@ class ContactRepository(ScopedRepository[Contact]):
         now = utcnow_seconds()
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(Contact)
-            .values(
-                [
-                    {
-                        "account_id": self.account_id,
-                        "email": email,
-                        "fields": {},
-                        "status": status,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for email in emails
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(Contact.id, Contact.email, Contact.status)
+        table = CONTACTS
+        # Core, with the rows as parameters: one statement whatever the addresses, compiled once and cached.
+        statement = insert(table).on_conflict_do_nothing().returning(table.c.id, table.c.email, table.c.status)
+        rows = await self.session.execute(
+            statement,
+            [
+                {
+                    "account_id": self.account_id,
+                    "email": email,
+                    "fields": {},
+                    "status": status,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for email in emails
+            ],
         )
-        rows = await self.session.execute(statement)
         return [MessagedContact(row.id, row.email, row.status) for row in rows]
 
     async def by_email(self, email: str) -> Contact | None:
