@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.account import service as account_service
-from roost.auth.repository import TokenRepository, token_with_account
+from roost.auth.repository import TokenRepository, presented_token
 from roost.auth.types import SCOPES, Principal
 from roost.errors import Invalid, NotFound, Unauthenticated
 from roost.kit.clock import utcnow, utcnow_seconds
@@ -59,18 +59,15 @@ async def revoke_token(session: AsyncSession, *, account_id: int, token_id: int)
 
 async def authenticate(session: AsyncSession, *, token: str) -> Principal:
     """The principal behind a presented token, or Unauthenticated."""
-    found = await token_with_account(session, hash_token(token))
-    if found is None:
+    found = await presented_token(session, hash_token(token))
+    if found is None or found.revoked_at is not None:
         raise Unauthenticated()
-    access_token, account = found
-    if access_token.revoked_at is not None:
-        raise Unauthenticated()
-    if access_token.expires_at is not None and access_token.expires_at <= utcnow():
+    if found.expires_at is not None and found.expires_at <= utcnow():
         raise Unauthenticated()
     return Principal(
-        account_id=access_token.account_id,
-        workspace_id=account.workspace_id,
-        scopes=frozenset(access_token.scopes.split(",")),
-        token_id=access_token.id,
-        last_seen_at=account.last_seen_at,
+        account_id=found.account_id,
+        workspace_id=found.workspace_id,
+        scopes=frozenset(found.scopes.split(",")),
+        token_id=found.token_id,
+        last_seen_at=found.last_seen_at,
     )

@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, exists, func, insert, select
+from sqlalchemy import ColumnElement, Table, bindparam, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.channel.types import InteractionView
@@ -20,11 +20,19 @@ CHANNEL_MESSAGE_TAGS = cast(Table, ChannelMessageTag.__table__)
 MESSAGES = cast(Table, Message.__table__)
 
 
+# Built once: sending looks the channel up on every request, and building a statement costs more than running it.
+_CHANNEL_BY_UUID = select(Channel).where(
+    Channel.account_id == bindparam("account_id"), Channel.uuid == bindparam("public_id")
+)
+
+
 class ChannelRepository(ScopedRepository[Channel]):
     model = Channel
 
     async def by_uuid(self, public_id: uuid.UUID) -> Channel | None:
-        row: Channel | None = await self.session.scalar(self.scoped().where(Channel.uuid == public_id))
+        row: Channel | None = await self.session.scalar(
+            _CHANNEL_BY_UUID, {"account_id": self.account_id, "public_id": public_id}
+        )
         return row
 
     async def all(self) -> Sequence[Channel]:

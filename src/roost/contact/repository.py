@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, Table, delete, func, literal_column, select, type_coerce
+from sqlalchemy import JSON, ColumnElement, Table, bindparam, delete, func, literal_column, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 
@@ -17,6 +17,10 @@ from roost.models import Contact, ContactSequence, ContactTag, Sequence, Tag
 from roost.sequence.types import SequenceLink
 
 CONTACTS = cast(Table, Contact.__table__)
+# Built once: the Bird API looks its receivers up on every send.
+_BY_EMAILS = select(Contact.id, Contact.email, Contact.status).where(
+    Contact.account_id == bindparam("account_id"), func.lower(Contact.email).in_(bindparam("emails", expanding=True))
+)
 
 
 def _full_name() -> ColumnElement[str]:
@@ -86,11 +90,7 @@ class ContactRepository(ScopedRepository[Contact]):
         lowered = {email.lower() for email in emails}
         if not lowered:
             return {}
-        rows = await self.session.execute(
-            select(Contact.id, Contact.email, Contact.status).where(
-                Contact.account_id == self.account_id, func.lower(Contact.email).in_(lowered)
-            )
-        )
+        rows = await self.session.execute(_BY_EMAILS, {"account_id": self.account_id, "emails": sorted(lowered)})
         return {row.email.lower(): MessagedContact(row.id, row.email, row.status) for row in rows}
 
     async def by_ids(self, ids: Iterable[int]) -> dict[int, MessagedContact]:
