@@ -335,7 +335,7 @@ async def test_a_refused_recipient_fails_the_message_with_the_reply(
 async def test_status_changes_are_events_for_webhooks(
     bird: Bird, api: Api, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink, sessionmaker: Sessions
 ) -> None:
-    await api.created("/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["message.status"]})
+    hook = await api.created("/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["message.status"]})
     reader = address()
     sent = await send(bird, channel, {"receiver": to(reader), "body": text_body(), "reference": "r-1"})
     await mail_to(runner, sink, reader)
@@ -347,6 +347,8 @@ async def test_status_changes_are_events_for_webhooks(
                 .order_by(Event.id)
             )
         ).all()
+    # Switched off, so that no later test's dispatcher and sender try it.
+    await api.patch(f"/webhooks/{hook['webhook_id']}", {"active": False})
     mine = [e.data for e in events if e.data["message_id"] == sent["id"]]
     assert [e["status"] for e in mine] == ["accepted", "sent"]
     assert all(e["channel_id"] == channel["id"] and e["reference"] == "r-1" for e in mine)
