@@ -290,22 +290,28 @@ class Wrk:
         self.threads = threads
 
     def run(self, base: str, target: Target, token: str, seconds: float) -> Result:
-        command = [
-            "wrk", "--threads", str(self.threads), "--connections", str(self.connections),
-            "--duration", f"{max(1, round(seconds))}s", "--timeout", "10s", "--script", str(LUA_SCRIPT),
-            base + target.path, "--", target.mode, token, target.path, str(target.low), str(target.high), target.run,
-        ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        report = next((line for line in done.stdout.splitlines() if line.startswith("BENCH ")), None)
-        if done.returncode != 0 or report is None:
-            raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-        figures = json.loads(report.removeprefix("BENCH "))
-        return Result(
-            requests_per_second=figures["requests"] / (figures["duration_us"] / 1e6),
-            p50_ms=figures["p50_us"] / 1000,
-            p99_ms=figures["p99_us"] / 1000,
-            errors=figures["errors"],
-        )
+        arguments = [target.mode, token, target.path, str(target.low), str(target.high), target.run]
+        return run_wrk(base + target.path, arguments, self.connections, self.threads, seconds)
+
+
+def run_wrk(url: str, arguments: Sequence[str], connections: int, threads: int, seconds: float) -> Result:
+    """wrk with bench/load.lua and these script arguments; its figures."""
+    command = [
+        "wrk", "--threads", str(threads), "--connections", str(connections),
+        "--duration", f"{max(1, round(seconds))}s", "--timeout", "10s", "--script", str(LUA_SCRIPT),
+        url, "--", *arguments,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    report = next((line for line in done.stdout.splitlines() if line.startswith("BENCH ")), None)
+    if done.returncode != 0 or report is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    figures = json.loads(report.removeprefix("BENCH "))
+    return Result(
+        requests_per_second=figures["requests"] / (figures["duration_us"] / 1e6),
+        p50_ms=figures["p50_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        errors=figures["errors"],
+    )
 
 
 class PythonClient:

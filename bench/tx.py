@@ -3,7 +3,7 @@ the delay from acceptance to SMTP delivery.
 
 Against a throwaway PostgreSQL database (or a SQLite file), this starts Postfix's `smtp-sink`
 (dumping every message it accepts to a file, whose modification time is its arrival) and
-`roost serve --workers N` relaying to it, creates an email channel, then has wrk post messages
+`roost serve --workers N` relaying to it, creates an email channel, then has wrk (bench/load.lua) post messages
 (a ~2 KB html body, each to a new address) with a fixed number of keep-alive connections. When
 the load stops it waits until every accepted message has been delivered and reads the sink's
 files: the delay of a message is its arrival at the sink minus its acceptance (`createdAt`).
@@ -36,20 +36,18 @@ from sqlalchemy import func, select
 from api import (
     DEFAULT_PG_URL,
     HOST,
-    Result,
     free_port,
     log,
     postgres_database,
     roost_cli,
     roost_command,
+    run_wrk,
     server_env,
     serving,
 )
 from roost.db import create_engine
 from roost.models import ChannelMessage, Message
 
-HERE = Path(__file__).resolve().parent
-LUA_SCRIPT = HERE / "tx.lua"
 MESSAGE_ID = re.compile(rb"^Message-ID: <(\d+)\.", re.MULTILINE | re.IGNORECASE)
 
 
@@ -70,24 +68,6 @@ def smtp_sink(dump: Path) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait()
-
-
-def run_wrk(base: str, path: str, token: str, run: str, seconds: float, connections: int, html_bytes: int) -> Result:
-    command = [
-        "wrk", "--threads", "2", "--connections", str(connections), "--duration", f"{max(1, round(seconds))}s",
-        "--timeout", "10s", "--script", str(LUA_SCRIPT), base + path, "--", token, path, run, str(html_bytes),
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    report = next((line for line in done.stdout.splitlines() if line.startswith("BENCH ")), None)
-    if done.returncode != 0 or report is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    figures = json.loads(report.removeprefix("BENCH "))
-    return Result(
-        requests_per_second=figures["requests"] / (figures["duration_us"] / 1e6),
-        p50_ms=figures["p50_us"] / 1000,
-        p99_ms=figures["p99_us"] / 1000,
-        errors=figures["errors"],
-    )
 
 
 async def wait_delivered(url: str, patience: float) -> tuple[int, float]:
@@ -176,9 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ).json()
         path = f"{workspace}/channels/{channel['id']}/messages"
         log(f"[{args.db}] warming up {args.warmup:.0f} s")
-        run_wrk(base, path, token, "warm", args.warmup, args.connections, args.html_bytes)
+        run_wrk(
+            base + path, ["message", token, path, str(args.html_bytes), "0", "warm"], args.connections, 2, args.warmup
+        )
         log(f"[{args.db}] {args.connections} connections for {args.duration:.0f} s")
-        load = run_wrk(base, path, token, "run", args.duration, args.connections, args.html_bytes)
+        load = run_wrk(
+            base + path, ["message", token, path, str(args.html_bytes), "0", "run"], args.connections, 2, args.duration
+        )
         accepted, drained = asyncio.run(wait_delivered(url, args.drain_timeout))
         accepted_at = asyncio.run(acceptance_times(url, "run"))
         arrived = arrivals(workdir / "sink")

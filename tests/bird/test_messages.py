@@ -258,8 +258,12 @@ async def test_an_idempotency_key_makes_retries_safe(
     reader = address()
     request = {"receiver": to(reader), "body": text_body()}
     first = await send(bird, channel, request, **{"Idempotency-Key": "order-7-receipt"})
-    again = await send(bird, channel, request, **{"Idempotency-Key": "order-7-receipt"})
-    assert again["id"] == first["id"]
+    again = await bird.post(
+        f"/channels/{channel['id']}/messages", request, headers={"Idempotency-Key": "order-7-receipt"}
+    )
+    assert again.status_code == 202
+    assert again.json()["id"] == first["id"]
+    assert again.headers["idempotent-replayed"] == "true"
     async with sessionmaker() as session:
         rows = (await session.scalars(select(Message).where(Message.to_address == reader))).all()
     assert len(rows) == 1

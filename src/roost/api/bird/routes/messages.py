@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Header, Path, Query
+from fastapi import Header, Path, Query, Response
 
 from roost.api.bird.auth import WorkspaceDep
 from roost.api.bird.message_schemas import (
@@ -38,7 +38,7 @@ Many = Annotated[list[str] | None, Query(max_length=100)]
         "Accepts an email for sending through an active channel: a body (text, or html with an optional "
         "text fallback) or a template, to receivers by address or contact id (to, cc or bcc). Answers 202 "
         "with the message, status `accepted` (or `scheduled`). With an `Idempotency-Key` header, a retry "
-        "answers the first request's message and sends nothing more."
+        "answers the first request's message (with `Idempotent-Replayed: true`) and sends nothing more."
     ),
 )
 async def send_message(
@@ -46,6 +46,7 @@ async def send_message(
     body: MessageIn,
     session: SessionDep,
     principal: WorkspaceDep,
+    response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> MessageOut:
     accepted = await channel_messages.send(
@@ -55,6 +56,8 @@ async def send_message(
         new=body.to_new(),
         idempotency_key=idempotency_key,
     )
+    if accepted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return MessageOut.of(accepted.message, _uuid(channel_id))
 
 
