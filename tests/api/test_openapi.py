@@ -7,9 +7,10 @@ async def test_openapi_documents_every_status_a_route_can_return(client: httpx.A
     document = (await client.get("/openapi.json")).json()
     paths = document["paths"]
     assert "/v1/contacts/{contact_id}/tags/{tag_id}" in paths
+    assert "/workspaces/{workspace_id}/channels/{channel_id}/messages" in paths
     checked = 0
     for path, operations in paths.items():
-        if not path.startswith("/v1/"):
+        if not path.startswith(("/v1/", "/workspaces/")):
             continue
         for method, operation in operations.items():
             codes = set(operation["responses"])
@@ -21,9 +22,11 @@ async def test_openapi_documents_every_status_a_route_can_return(client: httpx.A
             success = {c for c in codes if c.startswith("2")}
             assert len(success) == 1, f"{method} {path}: {success}"
             checked += 1
-    assert checked >= 14
+    assert checked >= 30
     invalid = document["components"]["schemas"]["ValidationErrorOut"]
     assert set(invalid["properties"]) == {"message", "errors"}
+    bird_invalid = document["components"]["schemas"]["BirdValidationErrorOut"]
+    assert set(bird_invalid["properties"]) == {"code", "message", "details"}
 
 
 async def test_health_endpoints(client: httpx.AsyncClient) -> None:
