@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
+import random
 from email import message_from_bytes
 from pathlib import Path
 
 import pytest
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from roost.config import Settings
 from roost.mail import DeliveryStatus, DkimKeyring, SmtpConfig, SmtpTransport, classify, write_key
+from roost.mail.smtp import data_payload
 from tests.mail.sink import Sink
 from tests.mail.test_compose import compiled, recipient
 from tests.mail.test_dkim import KEY, verifies
@@ -79,6 +82,38 @@ def test_failures_are_classified_by_the_mailman_rule(code: int | None, status: D
     assert classify(code) is status
 
 
+@pytest.mark.parametrize(
+    ("message", "payload"),
+    [
+        (b"", b"\r\n.\r\n"),
+        (b"a\r\nb\r\n", b"a\r\nb\r\n.\r\n"),
+        (b"no final line end", b"no final line end\r\n.\r\n"),
+        (b"ends with a lone CR\r", b"ends with a lone CR\r\n.\r\n"),
+        (b"bare\nLF\n", b"bare\r\nLF\r\n.\r\n"),
+        (b"bare\rCR\r\n", b"bare\r\nCR\r\n.\r\n"),
+        (b"CR CR LF\r\r\n", b"CR CR LF\r\n\r\n.\r\n"),
+        (b"LF CR\n\rx", b"LF CR\r\n\r\nx\r\n.\r\n"),
+        (b".first line", b"..first line\r\n.\r\n"),
+        (b".", b"..\r\n.\r\n"),
+        (b"a\r\n.\r\nb\r\n", b"a\r\n..\r\nb\r\n.\r\n"),  # a lone dot would end the data early
+        (b"a\r\n..b\r\n", b"a\r\n...b\r\n.\r\n"),
+        (b"a\n.b\r.c", b"a\r\n..b\r\n..c\r\n.\r\n"),  # dots after bare line ends too
+        (b"in the middle. of a line\r\n", b"in the middle. of a line\r\n.\r\n"),
+    ],
+)
+def test_the_data_payload_has_crlf_line_ends_and_stuffed_dots(message: bytes, payload: bytes) -> None:
+    assert data_payload(message) == payload
+
+
+def test_the_data_payload_is_what_aiosmtplib_would_send() -> None:
+    pieces = [b"\r\n", b"\n", b"\r", b".", b"..", b"x", b" ", b"\r\r", b"\n\n", b"=\r\n", b"\xc3\xa9"]
+    rng = random.Random(5321)  # noqa: S311 - seeded for reproducible inputs, not secrecy
+    for _ in range(3000):
+        message = b"".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
+        expected = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(message)) + b".\r\n"
+        assert data_payload(message) == expected, message
+
+
 def test_the_transport_is_configured_from_settings() -> None:
     settings = Settings(smtp_url="smtp://relay.example:2525?starttls=1", smtp_concurrency=3, smtp_timeout=5)
     transport = SmtpTransport.from_settings(settings)
@@ -100,6 +135,16 @@ async def test_many_messages_travel_over_few_reused_connections(sink: Sink) -> N
     assert sink.connections <= 3
     assert transport.connections_opened == sink.connections
     assert sink.received[0].data == MESSAGE  # dot-stuffing undone by the server: bytes arrive intact
+
+
+async def test_content_with_bare_line_ends_and_leading_dots_arrives_as_crlf_lines(sink: Sink) -> None:
+    transport = transport_for(sink)
+    message = b"Subject: dots\n\n.\n..two\r.three\r\nlast line without an end"
+    outcome = await transport.send("bounces+t@shop.example", ["r@example.com"], message)
+    await transport.close()
+    assert outcome.status is DeliveryStatus.SENT
+    [received] = sink.received
+    assert received.data == b"Subject: dots\r\n\r\n.\r\n..two\r\n.three\r\nlast line without an end\r\n"
 
 
 @pytest.mark.parametrize(

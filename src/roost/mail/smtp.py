@@ -10,6 +10,7 @@ than counting it against the message.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,6 +24,11 @@ from roost.mail.headers import normalize_address
 
 _CLOSING = 421  # the server is closing the connection (RFC 5321 §3.8)
 _STORAGE_EXCEEDED = 552  # a 5xx that Mailman, like most senders, treats as temporary
+_COMPLETED = 250
+_WILL_FORWARD = 251
+_START_INPUT = 354
+# Any line ending (CRLF, a lone LF, a lone CR), as aiosmtplib's `data()` normalizes them.
+_LINE_ENDINGS = re.compile(rb"\r\n|\n|\r(?!\n)")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -57,6 +63,23 @@ class SendOutcome:
     code: int | None
     message: str
     refused: Mapping[str, SendOutcome] = field(default_factory=dict)
+
+
+def data_payload(message: bytes) -> bytes:
+    """The message as it travels after DATA (RFC 5321 §4.5.2): lines ending in CRLF (a lone CR or LF
+    becomes one), a dot doubled at the start of every line, a final CRLF and the ending `.` CRLF.
+
+    What aiosmtplib's `data()` makes of a message with two regular expressions; a rendered message
+    already ends its lines with CRLF, which three counts confirm, and stuffing is one replace.
+    """
+    crlf = message.count(b"\r\n")
+    if message.count(b"\r") != crlf or message.count(b"\n") != crlf:
+        message = _LINE_ENDINGS.sub(b"\r\n", message)
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\n.", b"\n..") + b".\r\n"
 
 
 def _failure(code: int | None, message: str) -> SendOutcome:
@@ -182,11 +205,12 @@ class SmtpTransport:
             return SendOutcome(DeliveryStatus.PERMANENT, None, str(exc))
         if not addresses:
             return SendOutcome(DeliveryStatus.PERMANENT, None, "no recipients")
+        payload = data_payload(message)
         async with self._slots:
             client = self._take_idle()
             if client is not None:
                 try:
-                    return await self._attempt(client, sender, addresses, message)
+                    return await self._attempt(client, sender, addresses, payload, len(message))
                 except _StaleConnection:
                     pass  # dropped while idle: retry once on a fresh connection
             try:
@@ -196,7 +220,7 @@ class SmtpTransport:
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 return SendOutcome(DeliveryStatus.UNREACHABLE, None, str(exc) or type(exc).__name__)
             try:
-                return await self._attempt(client, sender, addresses, message)
+                return await self._attempt(client, sender, addresses, payload, len(message))
             except _StaleConnection as exc:
                 return exc.outcome
 
@@ -240,12 +264,12 @@ class SmtpTransport:
         return client
 
     async def _attempt(
-        self, client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: bytes
+        self, client: aiosmtplib.SMTP, sender: str, recipients: list[str], payload: bytes, size: int
     ) -> SendOutcome:
         """One transaction; the connection goes back to the pool if it is still usable afterwards."""
         reusable = False
         try:
-            outcome = await self._transaction(client, sender, recipients, message)
+            outcome = await self._transaction(client, sender, recipients, payload, size)
             reusable = True
             return outcome
         except _AllRefused as exc:
@@ -263,37 +287,59 @@ class SmtpTransport:
                 client.close()
 
     async def _transaction(
-        self, client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: bytes
+        self, client: aiosmtplib.SMTP, sender: str, recipients: list[str], payload: bytes, size: int
     ) -> SendOutcome:
+        """MAIL, RCPT and DATA through aiosmtplib's `execute_command`, the addresses being checked
+        already (`normalize_address`), and the content written as `data_payload` prepared it."""
         utf8 = not (sender.isascii() and all(recipient.isascii() for recipient in recipients))
         options = []
         if utf8:
             if not client.supports_extension("smtputf8"):
                 return SendOutcome(DeliveryStatus.PERMANENT, None, "the relay does not accept non-ASCII addresses")
-            options.append("SMTPUTF8")
+            options.append(b"SMTPUTF8")
         if client.supports_extension("size"):
-            options.append(f"SIZE={len(message)}")
+            options.append(b"SIZE=%d" % size)
         encoding = "utf-8" if utf8 else "ascii"
         try:
-            await client.mail(sender, options=options, encoding=encoding)
+            reply = await client.execute_command(b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *options)
         except aiosmtplib.SMTPServerDisconnected as exc:
             raise _StaleConnection(_failure(None, str(exc) or "connection lost")) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            if exc.code == _CLOSING:
-                raise _StaleConnection(_failure(exc.code, exc.message)) from exc
-            raise
+        if reply.code == _CLOSING:
+            raise _StaleConnection(_failure(reply.code, reply.message))
+        if reply.code != _COMPLETED:
+            raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
         refused: dict[str, SendOutcome] = {}
         for recipient in recipients:
-            try:
-                await client.rcpt(recipient, encoding=encoding)
-            except aiosmtplib.SMTPRecipientRefused as exc:
-                refused[recipient] = _failure(exc.code, exc.message)
+            reply = await client.execute_command(b"RCPT", b"TO:<" + recipient.encode(encoding) + b">")
+            if reply.code not in (_COMPLETED, _WILL_FORWARD):
+                refused[recipient] = _failure(reply.code, reply.message)
         if len(refused) == len(recipients):
             outcomes = list(refused.values())
             worst = next((o for o in outcomes if o.status is DeliveryStatus.TRANSIENT), outcomes[0])
             raise _AllRefused(SendOutcome(worst.status, worst.code, worst.message, refused))
-        response = await client.data(message)
-        return SendOutcome(DeliveryStatus.SENT, response.code, response.message, refused)
+        reply = await client.execute_command(b"DATA")
+        if reply.code != _START_INPUT:
+            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+        reply = await self._write_content(client, payload)
+        if reply.code != _COMPLETED:
+            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+        return SendOutcome(DeliveryStatus.SENT, reply.code, reply.message, refused)
+
+    async def _write_content(self, client: aiosmtplib.SMTP, payload: bytes) -> aiosmtplib.SMTPResponse:
+        """The content after a 354 reply, and the reply to it; `data()` without its rework of the bytes.
+
+        The connection is this transaction's alone (the pool lends it to one send at a time), so
+        nothing else writes or reads between the write and the read that follows it at once.
+        """
+        protocol = client.protocol
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        try:
+            protocol.write(payload)
+            return await protocol.read_response(timeout=self.timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+            client.close()  # as `data()` does: a timed out reply would pair with the next command
+            raise
 
     @staticmethod
     async def _reset(client: aiosmtplib.SMTP) -> bool:
