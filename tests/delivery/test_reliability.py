@@ -11,11 +11,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.config import Settings
-from roost.delivery.runner import DeliveryRunner
+from roost.delivery.runner import DeliveryRunner, recording_sessions
 from roost.kit.clock import utcnow
 from roost.models import Contact, Message
 from tests.delivery.conftest import SENDER
@@ -237,3 +237,18 @@ async def test_the_overall_rate_is_shared_by_every_sender_through_redis(
         await asyncio.gather(*running)
     times = sorted(item.at for item in sink.received if item.recipients[0] in addresses)
     assert times[-1] - times[0] >= 1.5  # two senders, one window of ten a second between them
+
+
+async def test_only_the_recorders_commits_skip_waiting_for_the_disk_flush(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with recording_sessions(sessionmaker) as recording:
+        async with sessionmaker() as session:
+            if session.get_bind().dialect.name != "postgresql":
+                assert recording is sessionmaker  # SQLite: nothing to relax
+                return
+            assert await session.scalar(text("SHOW synchronous_commit")) == "on"
+        async with recording() as session, session.begin():
+            assert await session.scalar(text("SHOW synchronous_commit")) == "off"
+    async with sessionmaker() as session:  # the API's connections keep the server's setting
+        assert await session.scalar(text("SHOW synchronous_commit")) == "on"

@@ -1,7 +1,9 @@
 """A real SMTP server (aiosmtpd) in the test's event loop that records what it accepts.
 
-It can refuse chosen recipients with a chosen reply, refuse or delay DATA, require a login, count
-connections (and tell how many are open), and go down and come back on the same port.
+It can refuse chosen recipients with a chosen reply, delay RCPT replies, refuse or delay DATA, require
+a login, count connections (and tell how many are open), and go down and come back on the same port.
+It offers PIPELINING unless told not to (aiosmtpd reads pipelined commands one line at a time and
+sends each reply on its own, so a client gets them in as many pieces as the timing makes).
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ class Sink:
     port: int = 0
     credentials: tuple[str, str] | None = None
     recipient_replies: dict[str, str] = field(default_factory=dict)
+    rcpt_delay: float = 0.0
     data_reply: str | None = None
     data_delay: float = 0.0
     smtputf8: bool = True
+    pipelining: bool = True
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     _server: asyncio.Server | None = None
@@ -91,9 +95,19 @@ class Sink:
         return AuthResult(success=given == self.credentials, handled=False)
 
     # aiosmtpd looks the hooks up by these names.
+    async def handle_EHLO(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself when no hook replaces its replies
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         reply = self.recipient_replies.get(address)
         if reply is not None:
             return reply

@@ -1,19 +1,38 @@
-"""SMTP transport against a real aiosmtpd sink: pooling, classification (Mailman rule), outages."""
+"""SMTP transport against a real aiosmtpd sink: pooling, classification (Mailman rule), outages.
+
+The sink offers PIPELINING or not (the `sink` fixture runs each test both ways): with it the
+transport writes MAIL, RCPT and DATA at once and reads the replies aiosmtpd sends one by one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import email.policy
+import random
+from collections.abc import AsyncIterator
 from email import message_from_bytes
 from pathlib import Path
 
 import pytest
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from roost.config import Settings
 from roost.mail import DeliveryStatus, DkimKeyring, SmtpConfig, SmtpTransport, classify, write_key
+from roost.mail.smtp import data_payload
 from tests.mail.sink import Sink
 from tests.mail.test_compose import compiled, recipient
 from tests.mail.test_dkim import KEY, verifies
+
+
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-by-one"])
+async def sink(request: pytest.FixtureRequest) -> AsyncIterator[Sink]:
+    """A real SMTP server, offering PIPELINING or not."""
+    server = Sink(pipelining=request.param)
+    await server.start()
+    yield server
+    if server.running:
+        await server.stop()
+
 
 MESSAGE = b"From: a@shop.example\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nHello\r\n.starts with a dot\r\n"
 
@@ -79,6 +98,38 @@ def test_failures_are_classified_by_the_mailman_rule(code: int | None, status: D
     assert classify(code) is status
 
 
+@pytest.mark.parametrize(
+    ("message", "payload"),
+    [
+        (b"", b"\r\n.\r\n"),
+        (b"a\r\nb\r\n", b"a\r\nb\r\n.\r\n"),
+        (b"no final line end", b"no final line end\r\n.\r\n"),
+        (b"ends with a lone CR\r", b"ends with a lone CR\r\n.\r\n"),
+        (b"bare\nLF\n", b"bare\r\nLF\r\n.\r\n"),
+        (b"bare\rCR\r\n", b"bare\r\nCR\r\n.\r\n"),
+        (b"CR CR LF\r\r\n", b"CR CR LF\r\n\r\n.\r\n"),
+        (b"LF CR\n\rx", b"LF CR\r\n\r\nx\r\n.\r\n"),
+        (b".first line", b"..first line\r\n.\r\n"),
+        (b".", b"..\r\n.\r\n"),
+        (b"a\r\n.\r\nb\r\n", b"a\r\n..\r\nb\r\n.\r\n"),  # a lone dot would end the data early
+        (b"a\r\n..b\r\n", b"a\r\n...b\r\n.\r\n"),
+        (b"a\n.b\r.c", b"a\r\n..b\r\n..c\r\n.\r\n"),  # dots after bare line ends too
+        (b"in the middle. of a line\r\n", b"in the middle. of a line\r\n.\r\n"),
+    ],
+)
+def test_the_data_payload_has_crlf_line_ends_and_stuffed_dots(message: bytes, payload: bytes) -> None:
+    assert data_payload(message) == payload
+
+
+def test_the_data_payload_is_what_aiosmtplib_would_send() -> None:
+    pieces = [b"\r\n", b"\n", b"\r", b".", b"..", b"x", b" ", b"\r\r", b"\n\n", b"=\r\n", b"\xc3\xa9"]
+    rng = random.Random(5321)  # noqa: S311 - seeded for reproducible inputs, not secrecy
+    for _ in range(3000):
+        message = b"".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
+        expected = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(message)) + b".\r\n"
+        assert data_payload(message) == expected, message
+
+
 def test_the_transport_is_configured_from_settings() -> None:
     settings = Settings(smtp_url="smtp://relay.example:2525?starttls=1", smtp_concurrency=3, smtp_timeout=5)
     transport = SmtpTransport.from_settings(settings)
@@ -100,6 +151,16 @@ async def test_many_messages_travel_over_few_reused_connections(sink: Sink) -> N
     assert sink.connections <= 3
     assert transport.connections_opened == sink.connections
     assert sink.received[0].data == MESSAGE  # dot-stuffing undone by the server: bytes arrive intact
+
+
+async def test_content_with_bare_line_ends_and_leading_dots_arrives_as_crlf_lines(sink: Sink) -> None:
+    transport = transport_for(sink)
+    message = b"Subject: dots\n\n.\n..two\r.three\r\nlast line without an end"
+    outcome = await transport.send("bounces+t@shop.example", ["r@example.com"], message)
+    await transport.close()
+    assert outcome.status is DeliveryStatus.SENT
+    [received] = sink.received
+    assert received.data == b"Subject: dots\r\n\r\n.\r\n..two\r\n.three\r\nlast line without an end\r\n"
 
 
 @pytest.mark.parametrize(
@@ -182,6 +243,47 @@ async def test_a_relay_that_does_not_answer_in_time_is_transient(sink: Sink) -> 
     outcome = await transport.send("bounces+t@shop.example", ["a@example.com"], MESSAGE)
     await transport.close()
     assert (outcome.status, outcome.code) == (DeliveryStatus.TRANSIENT, None)
+
+
+async def test_replies_that_come_apart_are_each_paired_with_their_command(sink: Sink) -> None:
+    sink.rcpt_delay = 0.01  # each RCPT reply leaves the sink well after the one before it
+    sink.recipient_replies.update({"gone@example.com": "550 5.1.1 gone", "busy@example.com": "451 4.2.0 busy"})
+    transport = transport_for(sink, concurrency=3)
+    recipients = [["gone@example.com", f"r{i}@example.com", "busy@example.com"] for i in range(30)]
+    outcomes = await asyncio.gather(*(transport.send("bounces+t@shop.example", rcpts, MESSAGE) for rcpts in recipients))
+    refused = await transport.send("bounces+t@shop.example", ["gone@example.com", "busy@example.com"], MESSAGE)
+    await transport.close()
+    assert {(outcome.status, outcome.code) for outcome in outcomes} == {(DeliveryStatus.SENT, 250)}
+    assert {tuple(sorted(outcome.refused)) for outcome in outcomes} == {("busy@example.com", "gone@example.com")}
+    assert (refused.status, refused.code) == (DeliveryStatus.TRANSIENT, 451)
+    assert sorted(item.recipients[0] for item in sink.received) == sorted(f"r{i}@example.com" for i in range(30))
+    assert sink.connections <= 3
+
+
+async def test_a_relay_that_does_not_answer_the_envelope_in_time_is_transient(sink: Sink) -> None:
+    sink.rcpt_delay = 2.0
+    transport = transport_for(sink, timeout=0.3)
+    outcome = await transport.send("bounces+t@shop.example", ["a@example.com"], MESSAGE)
+    assert (outcome.status, outcome.code) == (DeliveryStatus.TRANSIENT, None)
+    sink.rcpt_delay = 0.0
+    # The late replies must not be taken for the next message's: that one goes on a new connection.
+    assert (await transport.send("bounces+t@shop.example", ["b@example.com"], MESSAGE)).status is DeliveryStatus.SENT
+    await transport.close()
+    assert transport.connections_opened == 2
+    assert [item.recipients for item in sink.received] == [["b@example.com"]]
+
+
+async def test_a_relay_lost_between_replies_leaves_the_message_transient(sink: Sink) -> None:
+    sink.rcpt_delay = 0.5
+    transport = transport_for(sink)
+    sending = asyncio.create_task(transport.send("bounces+t@shop.example", ["a@example.com"], MESSAGE))
+    await asyncio.sleep(0.2)  # MAIL is answered, RCPT not yet
+    await sink.stop()
+    outcome = await sending
+    await transport.close()
+    assert (outcome.status, outcome.code) == (DeliveryStatus.TRANSIENT, None)
+    assert transport.connections_opened == 1  # not taken for a connection dropped while idle
+    assert sink.received == []
 
 
 async def test_credentials_from_the_url_log_in_and_bad_ones_leave_the_relay_unreachable() -> None:

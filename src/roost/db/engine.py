@@ -37,13 +37,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, synchronous_commit: bool = True) -> AsyncEngine:
+    """An engine for the URL. `synchronous_commit=False` (PostgreSQL; ignored on SQLite) makes the
+    commits of its connections return before PostgreSQL has flushed them to disk: an engine of its
+    own for the work that may lose its last fraction of a second to a database crash, never the API's.
+    """
     full = async_url(url)
     if full.startswith("sqlite"):
         engine = create_async_engine(full, pool_size=pool_size, max_overflow=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(full, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+    connect_args = {} if synchronous_commit else {"server_settings": {"synchronous_commit": "off"}}
+    return create_async_engine(
+        full, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -18,13 +18,13 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from roost.config import Settings
-from roost.db import Gate, no_gate
+from roost.db import Gate, create_engine, create_sessionmaker, no_gate
 from roost.delivery import repository, service
 from roost.delivery.addressing import Addressing
 from roost.delivery.capture import CaptureTransport
@@ -236,6 +236,10 @@ class DeliveryRunner:
 
     async def _record_outcomes(self) -> None:
         """Commit the outcomes gathered meanwhile in one transaction; renew leases when they are half gone."""
+        async with recording_sessions(self.sessionmaker) as sessionmaker:
+            await self._record_with(sessionmaker)
+
+    async def _record_with(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         loop = asyncio.get_running_loop()
         renew_every = self.lease.total_seconds() / 3
         next_renewal = loop.time() + renew_every
@@ -254,8 +258,7 @@ class DeliveryRunner:
             renewed: list[tuple[repository.Lease, datetime]] = []
             while True:
                 try:
-                    async with self.gate(), self.sessionmaker() as session, session.begin():
-                        await self._relax_durability(session)
+                    async with self.gate(), sessionmaker() as session, session.begin():
                         await self.sender.record(session, [(message, outcome) for message, outcome, _ in outcomes])
                         for message, _, _ in outcomes:
                             self._held.pop(message.id, None)
@@ -285,18 +288,6 @@ class DeliveryRunner:
             renewed.append((lease, until))
         return renewed
 
-    @staticmethod
-    async def _relax_durability(session: AsyncSession) -> None:
-        """Outcomes commit without waiting for PostgreSQL's disk flush.
-
-        A database crash (not a process crash) may forget the last fraction of a second of
-        outcomes; those messages are then sent once more, which is the same promise a killed
-        sender gives. Waiting for the flush would cap each connection at a few hundred messages
-        per second.
-        """
-        if session.get_bind().dialect.name == "postgresql":
-            await session.execute(text("SET LOCAL synchronous_commit = off"))
-
     async def _shutdown(self) -> None:
         """Finish the sends under way, hand queued messages back to other senders, close the transport."""
         unsent: list[ClaimedMessage] = []
@@ -321,3 +312,26 @@ class DeliveryRunner:
             log.exception("releasing %d unsent messages failed", len(unsent))
         finally:
             await self.sender.transport.close()
+
+
+@contextlib.asynccontextmanager
+async def recording_sessions(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions for the recorder: on PostgreSQL, from an engine of its own whose commits do not wait
+    for the disk flush (`synchronous_commit` off when it connects, not a `SET LOCAL` per commit).
+
+    A database crash (not a process crash) may then forget the last fraction of a second of
+    outcomes; those messages are sent once more, which is the same promise a killed sender gives.
+    Waiting for the flush would cap each connection at a few hundred messages per second. Only
+    outcomes commit this way: the API and the rest of delivery keep the server's setting.
+    """
+    engine = sessionmaker.kw.get("bind")
+    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
+        yield sessionmaker
+        return
+    relaxed = create_engine(engine.url.render_as_string(hide_password=False), pool_size=1, synchronous_commit=False)
+    try:
+        yield create_sessionmaker(relaxed)
+    finally:
+        await relaxed.dispose()

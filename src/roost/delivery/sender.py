@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -46,6 +47,10 @@ RETRY_DEADLINE = timedelta(days=3)
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=2)
 COMPILED_CACHE_SIZE = 64
+# How long whether an account has a webhook listening to `email.sent` is taken as known: a webhook
+# created meanwhile hears of the mail sent from at most this long after its creation.
+LISTENERS_TTL = 1.0
+_LISTENERS_CACHE_SIZE = 1024
 # What carries an email's sender identity and footer.
 _Source = Broadcast | DripSequence
 
@@ -96,6 +101,7 @@ class MessageSender:
         self.dkim = dkim
         self.pacer = pacer
         self._compiled: OrderedDict[tuple[object, ...], CompiledEmail] = OrderedDict()
+        self._listeners: dict[int, tuple[bool, float]] = {}  # account -> (listening, until when known)
 
     async def prepare(self, session: AsyncSession, batch: Sequence[ClaimedMessage]) -> PreparedBatch:
         """Read what the batch needs: its emails (compiled) and its contacts."""
@@ -197,9 +203,7 @@ class MessageSender:
         # One INSERT for the whole group commit: webhooks (`email.sent`) learn of marketing mail sent,
         # for the accounts that have one listening (nothing else reads these events).
         marketing = [m for m in delivered if m.kind in MARKETING_KINDS and m.contact_id is not None]
-        listening = await webhook_service.accounts_listening(
-            session, account_ids={m.account_id for m in marketing}, event_type="email.sent"
-        )
+        listening = await self._listening(session, {m.account_id for m in marketing})
         await events.record_many(
             session,
             type="email.sent",
@@ -236,6 +240,19 @@ class MessageSender:
         await channel_messages.settle(
             session, {m.channel_message_id for m, _ in results if m.channel_message_id is not None}
         )
+
+    async def _listening(self, session: AsyncSession, account_ids: set[int]) -> set[int]:
+        """Those of the accounts with a webhook listening to `email.sent`, read at most every
+        LISTENERS_TTL seconds per account rather than at every group commit."""
+        now = time.monotonic()
+        unknown = {account_id for account_id in account_ids if self._listeners.get(account_id, (False, now))[1] <= now}
+        if unknown:
+            found = await webhook_service.accounts_listening(session, account_ids=unknown, event_type="email.sent")
+            if len(self._listeners) > _LISTENERS_CACHE_SIZE:
+                self._listeners = {key: known for key, known in self._listeners.items() if known[1] > now}
+            for account_id in unknown:
+                self._listeners[account_id] = (account_id in found, now + LISTENERS_TTL)
+        return {account_id for account_id in account_ids if self._listeners[account_id][0]}
 
     async def _emails(
         self, session: AsyncSession, batch: Sequence[ClaimedMessage]
