@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -126,6 +126,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             return JSONResponse({"status": "database unreachable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    # One router per face: a request is matched against its own face's routes only.
+    v1 = APIRouter(prefix="/v1")
     for module in (
         account,
         tags,
@@ -141,10 +143,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         pixels,
         webhooks,
     ):
-        app.include_router(module.router, prefix="/v1")
-    webhooks.document_payloads(app)
+        v1.include_router(module.router)
+    bird = APIRouter()
     for bird_module in (channels, messages, templates, media):
-        app.include_router(bird_module.router)
+        bird.include_router(bird_module.router)
+    app.include_router(bird)
+    app.include_router(v1)
+    webhooks.document_payloads(app)
     for public in (tracking, unsubscribe, confirm, pixel, public_media):
         app.include_router(public.router)
 
