@@ -132,10 +132,9 @@ async def send(
     )
     await _announce(session, [message])
     if len(refusals) == len(receivers):
-        await settle(session, [message.id])
-        settled = await session.get(ChannelMessage, message.id)  # as settle left it
-        assert settled is not None
-        return Accepted(settled)
+        for settled in await settle(session, [message.id]):
+            for column in ("status", "failure_code", "failure_description", "last_status_at", "updated_at"):
+                setattr(message, column, getattr(settled, column))
     return Accepted(message)
 
 
@@ -316,16 +315,16 @@ async def interactions(
     return message, await ChannelMessageRepository(session, account_id).interactions(message.id)
 
 
-async def settle(session: AsyncSession, channel_message_ids: Collection[int]) -> None:
+async def settle(session: AsyncSession, channel_message_ids: Collection[int]) -> list[ChannelMessage]:
     """Bring these channel messages' statuses up to date with their receivers' mail (statuses move forward).
 
     While a receiver's mail is unfinished the message stays accepted (or scheduled). Then it is
     `sent` when any copy went out, `delivery_failed` when every copy that went out bounced back
     later, `sending_failed` when none went out (refused, out of retries, out of validity,
-    unsubscribed), with the first failure's reason.
+    unsubscribed), with the first failure's reason. The messages that changed (status and failure loaded).
     """
     if not channel_message_ids:
-        return
+        return []
     outcomes = await repository.receiver_outcomes(session, channel_message_ids)
     changed = []
     now = utcnow()
@@ -341,6 +340,7 @@ async def settle(session: AsyncSession, channel_message_ids: Collection[int]) ->
         changed.append(message)
     await session.flush()
     await _announce(session, changed)
+    return changed
 
 
 _FINISHED_SENT = frozenset({"sent", "complained"})

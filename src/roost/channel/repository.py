@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from roost.channel.types import InteractionView
 from roost.db.repository import ScopedRepository
@@ -159,5 +160,23 @@ async def receiver_outcomes(session: AsyncSession, message_ids: Collection[int])
 
 async def for_update(session: AsyncSession, message_ids: Collection[int]) -> list[ChannelMessage]:
     """The channel messages with these ids, in any account: the delivery engine settles them."""
-    statement = select(ChannelMessage).where(ChannelMessage.id.in_(sorted(message_ids)))
+    # Only what a status change reads and writes: not the content, which can weigh kilobytes a message.
+    statement = (
+        select(ChannelMessage)
+        .options(
+            load_only(
+                ChannelMessage.uuid,
+                ChannelMessage.account_id,
+                ChannelMessage.channel_id,
+                ChannelMessage.status,
+                ChannelMessage.reference,
+                ChannelMessage.failure_code,
+                ChannelMessage.failure_description,
+                ChannelMessage.last_status_at,
+                ChannelMessage.updated_at,
+                raiseload=True,
+            )
+        )
+        .where(ChannelMessage.id.in_(sorted(message_ids)))
+    )
     return list((await session.scalars(statement)).all())
