@@ -289,6 +289,11 @@ async def test_an_inactive_or_unknown_channel_refuses_to_send(bird: Bird, channe
     ("body", "path"),
     [
         ({"receiver": {"contacts": []}, "body": text_body()}, "receiver.contacts"),
+        ({"receiver": to("not an address"), "body": text_body()}, "receiver.contacts.0"),
+        ({"receiver": {"contacts": [{"id": 2**70}]}, "body": text_body()}, "receiver.contacts.0.id"),
+        ({"receiver": {"contacts": [{"id": -3}]}, "body": text_body()}, "receiver.contacts.0.id"),
+        ({"receiver": to(address()), "template": {"projectId": "x", "variables": {"n": 2**70}}}, "template.projectId"),
+        ({"receiver": {"contacts": [{"id": str(uuid.uuid4())}]}, "body": text_body()}, "receiver.contacts.0.id"),
         ({"receiver": to("not an address"), "body": {"type": "html", "text": {"text": "x"}}}, "body"),
         ({"receiver": to(address())}, "body"),
         ({"receiver": to(address()), "body": text_body(), "meta": {"extraInformation": {"useCase": "otp"}}}, "meta"),

@@ -7,10 +7,10 @@ they are accepted and ignored, as the seeds' own examples send them. What email 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import AfterValidator, AliasChoices, Field, field_validator, model_validator
 
 from roost.api.bird.template_schemas import TemplateValuesIn
@@ -18,6 +18,7 @@ from roost.api.bird.wire import BirdIn, BirdOut, BirdTime, BirdTimeIn
 from roost.api.types import check_email
 from roost.channel import messages as channel_messages
 from roost.channel.types import AttachmentRef, InteractionView, NewMessage, Receiver, TemplateRef
+from roost.kit.ids import MAX_ID
 from roost.models import ChannelMessage
 
 MAX_HTML = 512 * 1024
@@ -33,7 +34,7 @@ class ReceiverContactIn(BirdIn):
     """A receiver: `identifierValue` (an address, with `identifierKey` emailaddress), `identifiers`, or `id`
     (a contact id of this workspace, as /v1 gives it); `type` to, cc or bcc."""
 
-    id: int | str | None = None
+    id: Annotated[int, Field(ge=1, le=MAX_ID)] | Annotated[str, Field(max_length=64)] | None = None
     identifier_key: str | None = Field(default=None, max_length=64)
     identifier_value: str | None = Field(default=None, max_length=254)
     identifiers: list[IdentifierIn] | None = Field(default=None, max_length=10)
@@ -41,8 +42,14 @@ class ReceiverContactIn(BirdIn):
 
     @model_validator(mode="after")
     def _named(self) -> ReceiverContactIn:
-        if self.id is None and self.address() is None:
+        address = self.address()
+        if self.id is None and address is None:
             raise ValueError("A receiver needs an identifierValue (an email address) or a contact id.")
+        if address is not None:
+            try:
+                check_email(address)
+            except ValueError:
+                raise ValueError("The identifierValue must be a valid email address.") from None
         return self
 
     def address(self) -> str | None:
@@ -156,7 +163,7 @@ class MessageIn(BirdIn):
         default_factory=list, max_length=channel_messages.MAX_TAGS
     )
     scheduled_for: BirdTimeIn | None = None
-    validity: int | None = Field(default=None, ge=1)
+    validity: int | None = Field(default=None, ge=1, le=2**31)
     meta: MetaIn | None = None
     enable_link_tracking: bool | None = None
 
@@ -222,18 +229,18 @@ class MessageIn(BirdIn):
             use_case=self.use_case(),
             link_tracking=self.enable_link_tracking,
             content=self.model_dump(mode="json", by_alias=True, include={"body", "template"}, exclude_unset=True),
-            request_hash=hashlib.sha256(
-                orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-            ).hexdigest(),
+            # The standard library's json: template variables may hold integers of any size.
+            request_hash=hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest(),
         )
 
 
 def _contact_id(value: int | str | None) -> int | None:
+    """A /v1 contact id, or -1 for anything that cannot be one (the service answers it with a 422)."""
     if value is None:
         return None
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit() and len(value) < 19):
-        return int(value)
-    return -1  # names no contact: refused by the service with the receiver's path
+    if isinstance(value, str):
+        value = int(value) if value.isdigit() and len(value) <= 19 else -1
+    return value if 1 <= value <= MAX_ID else -1
 
 
 # Responses -------------------------------------------------------------------
