@@ -3,6 +3,7 @@ how the status follows, and the reads."""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import uuid
@@ -508,7 +509,16 @@ async def test_the_list_pages_stably_and_filters(bird: Bird, channel: dict[str, 
     assert (await bird.ok("GET", path + "?from=shop@example.com&limit=100"))["results"]
     assert (await bird.ok("GET", path + "?from=else@example.com"))["results"] == []
     assert (await bird.ok("GET", path + "?startAt=2999-01-01T00:00:00Z"))["results"] == []
-    for bad in ("limit=0", "limit=1001", "pageToken=bogus", "status=lost", "id=nope", "startAt=yesterday"):
+    huge = base64.urlsafe_b64encode(b"roost-page:" + b"9" * 30).decode()
+    for bad in (
+        "limit=0",
+        "limit=1001",
+        "pageToken=bogus",
+        f"pageToken={huge}",
+        "status=lost",
+        "id=nope",
+        "startAt=yesterday",
+    ):
         response = await bird.client.get(bird.base + path + "?" + bad, headers=bird.headers)
         assert response.status_code == 422, bad
         assert response.json()["code"] == "InvalidPayload"

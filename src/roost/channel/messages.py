@@ -28,6 +28,7 @@ from roost.contact import service as contact_service
 from roost.contact.types import MessagedContact
 from roost.errors import Conflict, Invalid, NotFound
 from roost.kit.clock import utcnow
+from roost.kit.ids import MAX_ID
 from roost.media import service as media_service
 from roost.models import Channel, ChannelMessage, Tag
 from roost.tag import service as tag_service
@@ -302,9 +303,10 @@ def _read_page_token(token: str) -> int:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         raw = b""
-    if not raw.startswith(_PAGE_TOKEN_PREFIX) or not raw[len(_PAGE_TOKEN_PREFIX) :].isdigit():
+    digits = raw[len(_PAGE_TOKEN_PREFIX) :]
+    if not raw.startswith(_PAGE_TOKEN_PREFIX) or not digits.isdigit() or len(digits) > 19 or int(digits) > MAX_ID:
         raise Invalid.field("pageToken", "The pageToken is not one this list gave out.")
-    return int(raw[len(_PAGE_TOKEN_PREFIX) :])
+    return int(digits)
 
 
 async def interactions(
