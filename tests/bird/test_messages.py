@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from roost.bounce import service as bounce_service
+from roost.bounce.reports import Report
 from roost.config import Settings
 from roost.delivery.runner import DeliveryRunner
 from roost.kit.clock import utcnow
-from roost.models import Event, Message
+from roost.models import ChannelMessage, Event, Message
 from tests.bird.test_channels import RFC3339_MS
 from tests.bird.test_media import presign, upload
 from tests.helpers import Api, Bird
@@ -216,8 +218,6 @@ async def test_a_message_past_its_validity_is_not_sent(
     async with sessionmaker() as session, session.begin():  # the message waited (a relay outage) past its validity
         row = await session.scalar(select(Message).where(Message.to_address == reader))
         assert row is not None
-        from roost.models import ChannelMessage
-
         channel_message = await session.get(ChannelMessage, row.channel_message_id)
         assert channel_message is not None
         channel_message.expires_at = utcnow() - timedelta(seconds=1)
@@ -566,9 +566,6 @@ async def test_opens_clicks_and_unsubscribes_are_interactions(
 async def test_a_bounce_after_sending_makes_it_delivery_failed(
     bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink, sessionmaker: Sessions
 ) -> None:
-    from roost.bounce import service as bounce_service
-    from roost.bounce.reports import Report
-
     reader = address()
     sent = await send(bird, channel, {"receiver": to(reader), "body": text_body()})
     await mail_to(runner, sink, reader)

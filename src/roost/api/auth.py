@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +13,7 @@ from roost.api.state import AppState
 from roost.auth import service as auth_service
 from roost.auth.types import Principal
 from roost.errors import Forbidden, NotFound, Unauthenticated
+from roost.kit.ids import parse_uuid
 
 
 def bearer_token(request: Request, *, schemes: tuple[str, ...] = ("bearer",)) -> str:
@@ -44,7 +43,7 @@ async def authorize(
         request.scope.setdefault("state", {})[RATE_HEADERS_KEY] = decision.headers()
         if not decision.allowed:
             raise RateLimited(decision)
-    if workspace_id is not None and _uuid(workspace_id) != principal.workspace_id:
+    if workspace_id is not None and parse_uuid(workspace_id) != principal.workspace_id:
         raise NotFound()
     if needed not in principal.scopes:
         raise Forbidden()
@@ -65,10 +64,3 @@ async def _record_api_use(request: Request, session: AsyncSession, state: AppSta
         return
     async with unit_of_work(state, reading=False) as writer:
         await account_service.touch_last_seen(writer, account_id=account_id)
-
-
-def _uuid(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None

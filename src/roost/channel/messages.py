@@ -28,7 +28,7 @@ from roost.contact import service as contact_service
 from roost.contact.types import MessagedContact
 from roost.errors import Conflict, Invalid, NotFound
 from roost.kit.clock import utcnow
-from roost.kit.ids import MAX_ID
+from roost.kit.ids import MAX_ID, parse_uuid
 from roost.media import service as media_service
 from roost.models import Channel, ChannelMessage, Tag
 from roost.tag import service as tag_service
@@ -232,7 +232,7 @@ def _from_address(channel: Channel, username: str | None) -> str:
 async def get(session: AsyncSession, *, account_id: int, channel_id: str, message_id: str) -> ChannelMessage:
     """One message of the channel by its public id, or NotFound."""
     channel = await channel_service.get(session, account_id=account_id, channel_id=channel_id)
-    public_id = channel_service.parse_id(message_id)
+    public_id = parse_uuid(message_id)
     message = (
         await ChannelMessageRepository(session, account_id).by_uuid(public_id, channel_id=channel.id)
         if public_id
@@ -374,7 +374,7 @@ async def _announce(session: AsyncSession, messages: Sequence[ChannelMessage]) -
     if not listening:
         return
     channels = {m.channel_id for m in messages if m.account_id in listening}
-    channel_uuids = await channel_service.public_ids(session, channel_ids=channels)
+    channel_uuids = await repository.public_ids(session, channels)
     for message in messages:
         if message.account_id in listening:
             events.record(

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from roost.channel import repository
 from roost.channel.repository import ChannelRepository
 from roost.errors import NotFound
 from roost.kit.clock import utcnow
+from roost.kit.ids import parse_uuid
 from roost.models import Channel
-
-
-def parse_id(text: str) -> uuid.UUID | None:
-    """A public id from its text, or None when it is not a UUID (which then names nothing: 404)."""
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
 
 
 async def list_all(session: AsyncSession, *, account_id: int) -> Sequence[Channel]:
@@ -29,7 +21,7 @@ async def list_all(session: AsyncSession, *, account_id: int) -> Sequence[Channe
 
 async def get(session: AsyncSession, *, account_id: int, channel_id: str) -> Channel:
     """One channel of the workspace by its public id, or NotFound."""
-    public_id = parse_id(channel_id)
+    public_id = parse_uuid(channel_id)
     channel = await ChannelRepository(session, account_id).by_uuid(public_id) if public_id else None
     if channel is None:
         raise NotFound()
@@ -77,8 +69,3 @@ async def update(
         channel.updated_at = utcnow()
     await session.flush()
     return channel
-
-
-async def public_ids(session: AsyncSession, *, channel_ids: Collection[int]) -> dict[int, uuid.UUID]:
-    """The public ids of these channels, whatever their account (for events about their messages)."""
-    return await repository.public_ids(session, channel_ids)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roost.channel import service as channel_service
 from roost.errors import Invalid, NotFound
 from roost.kit.clock import utcnow
+from roost.kit.ids import parse_uuid
 from roost.media import fetch, policy
 from roost.media.config import MediaConfig, current
 from roost.media.repository import MediaRepository, media_named
@@ -42,13 +43,6 @@ MAX_FILENAME = 255
 # What a client sends when it does not know the file's type (curl does for most extensions):
 # the signed Content-Type field then says what the file is.
 UNDECLARED_TYPES = frozenset({"", "application/octet-stream"})
-
-
-def _parse_uuid(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
 
 
 def bare_type(content_type: str) -> str:
@@ -160,7 +154,7 @@ async def complete_upload(
 
 async def download(session: AsyncSession, *, config: MediaConfig, media_id: str) -> StoredMedia:
     """An uploaded media's file by the UUID of its mediaUrl, whatever its account (the UUID is the capability)."""
-    public_id = _parse_uuid(media_id)
+    public_id = parse_uuid(media_id)
     media = await media_named(session, public_id) if public_id else None
     if media is None or media.status != "uploaded":
         raise NotFound()
@@ -187,7 +181,7 @@ def own_media_id(url: str, *, config: MediaConfig | None = None) -> uuid.UUID | 
     prefix = base.path.rstrip("/") + MEDIA_PATH
     if not parts.path.startswith(prefix):
         return None
-    return _parse_uuid(parts.path[len(prefix) :])
+    return parse_uuid(parts.path[len(prefix) :])
 
 
 async def load(session: AsyncSession, *, account_id: int, url: str, config: MediaConfig | None = None) -> MediaContent:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.errors import Invalid, NotFound
 from roost.kit.clock import utcnow
+from roost.kit.ids import parse_uuid
 from roost.mail.merge import parse_variables
 from roost.models import TemplateProject, TemplateVersion
 from roost.template.repository import TemplateProjectRepository, TemplateVersionRepository
@@ -60,15 +61,6 @@ _LINE_BREAKS = re.compile(r"[\r\n]+")
 _FIELDS = ("subject", "html", "text")
 
 
-def _parse_id(text: str | None) -> uuid.UUID | None:
-    if text is None:
-        return None
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
-
-
 # Projects ----------------------------------------------------------------------
 
 
@@ -80,7 +72,7 @@ async def list_projects(session: AsyncSession, *, account_id: int) -> list[Proje
 
 
 async def _project(session: AsyncSession, account_id: int, project_id: str, *, lock: bool = False) -> TemplateProject:
-    public_id = _parse_id(project_id)
+    public_id = parse_uuid(project_id)
     repo = TemplateProjectRepository(session, account_id)
     project = await repo.by_uuid(public_id, lock=lock) if public_id else None
     if project is None:
@@ -239,7 +231,7 @@ async def list_versions(session: AsyncSession, *, account_id: int, project_id: s
 async def _version(
     session: AsyncSession, account_id: int, project: TemplateProject, version_id: str
 ) -> TemplateVersion:
-    public_id = _parse_id(version_id)
+    public_id = parse_uuid(version_id)
     version = await TemplateVersionRepository(session, account_id).by_uuid(project.id, public_id) if public_id else None
     if version is None:
         raise NotFound()
@@ -344,7 +336,7 @@ async def render(
     Invalid at `template.projectId`, `template.version` or `template.variables.<key>`; another
     workspace's project reads exactly as a missing one.
     """
-    public_id = _parse_id(project_id)
+    public_id = parse_uuid(project_id)
     project = await TemplateProjectRepository(session, account_id).by_uuid(public_id) if public_id else None
     if project is None:
         raise Invalid.field("template.projectId", "The selected template project does not exist.")
@@ -354,7 +346,7 @@ async def render(
         if row is None:
             raise Invalid.field("template.version", "The template project has no published version yet.")
     else:
-        version_uuid = _parse_id(version)
+        version_uuid = parse_uuid(version)
         row = await versions.by_uuid(project.id, version_uuid) if version_uuid else None
         if row is None:
             raise Invalid.field("template.version", "The selected template version does not exist in this project.")

@@ -184,6 +184,7 @@ class MessageIn(BirdIn):
 
     def to_new(self) -> NewMessage:
         """The domain's view of the request, with a hash of its meaning for Idempotency-Key replays."""
+        sent = self.model_dump(mode="json", by_alias=True, exclude_unset=True)  # as the client wrote it
         metadata = self.body.content().metadata if self.body is not None else None
         meta_email = self.meta.email if self.meta else None
         email_from = (metadata.email_from if metadata else None) or (meta_email.from_ if meta_email else None)
@@ -228,9 +229,9 @@ class MessageIn(BirdIn):
             validity=self.validity,
             use_case=self.use_case(),
             link_tracking=self.enable_link_tracking,
-            content=self.model_dump(mode="json", by_alias=True, include={"body", "template"}, exclude_unset=True),
+            content={key: sent[key] for key in ("body", "template") if key in sent},
             # The standard library's json: template variables may hold integers of any size.
-            request_hash=hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest(),
+            request_hash=hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest(),
         )
 
 

@@ -17,9 +17,9 @@ from roost.api.bird.routing import BAD_BODY, bird_router
 from roost.api.bird.wire import BirdTimeIn
 from roost.api.deps import SessionDep
 from roost.channel import messages as channel_messages
-from roost.channel import service as channel_service
 from roost.channel.types import MessageFilter
 from roost.errors import Invalid
+from roost.kit.ids import parse_uuid
 from roost.models.channel import CHANNEL_MESSAGE_STATUSES
 
 router = bird_router("messages")
@@ -93,7 +93,7 @@ async def list_messages(
     if unknown := [s for s in statuses if s not in CHANNEL_MESSAGE_STATUSES]:
         raise Invalid.field("status", f"Unknown status {unknown[0]!r}: one of {', '.join(CHANNEL_MESSAGE_STATUSES)}.")
     ids = _split(id)
-    if any(channel_service.parse_id(value) is None for value in ids):
+    if any(parse_uuid(value) is None for value in ids):
         raise Invalid.field("id", "Each id must be a message UUID.")
     page = await channel_messages.list_page(
         session,
@@ -152,6 +152,6 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 def _uuid(channel_id: str) -> uuid.UUID:
-    parsed = channel_service.parse_id(channel_id)
+    parsed = parse_uuid(channel_id)
     assert parsed is not None  # the service found the channel by it
     return parsed
