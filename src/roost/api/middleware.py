@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from roost.api.bird.errors import CODES, is_bird
+from roost.api.bird.errors import is_bird
+from roost.api.errors import message_response
 
 
 class BodyLimit:
@@ -61,16 +60,9 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, *, bird: bool) -> None:
-    message = "The request body is too large."
-    body = json.dumps({"code": CODES[413], "message": message} if bird else {"message": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    response = message_response(413, bird=bird)
+    await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 RATE_HEADERS_KEY = "roost.rate_headers"

@@ -27,7 +27,9 @@ _FIXED_TAGS = frozenset((CONTACT_EMAIL, UNSUBSCRIBE_LINK, *SENDER_TAGS))
 _TAG = re.compile(r"%([a-z][a-z_]*(?:\.[A-Za-z0-9_]+)?)(?:\|([^%\r\n]*))?%")
 # A Bird template variable, `{{firstName}}` or `{{ firstName }}`; group 1 is the name, and there is
 # no fallback group (a declared variable's default stands in instead).
-VARIABLE_TAG = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]{0,63})\s*\}\}")
+# A template variable's name; `{{ name }}` uses it, spaces inside the braces allowed.
+VARIABLE_NAME = r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"
+VARIABLE_TAG = re.compile(r"\{\{\s*(" + VARIABLE_NAME + r")\s*\}\}")
 # Field keys as the fields API accepts them.
 _FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 

@@ -8,7 +8,6 @@ into place only once complete, so a reader sees the whole file or none.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import uuid
@@ -46,8 +45,6 @@ class MediaStorage(Protocol):
     async def read(self, media_id: uuid.UUID) -> bytes | None:
         """The media's bytes, or None when it has none."""
         ...
-
-    async def delete(self, media_id: uuid.UUID) -> None: ...
 
 
 class LocalMediaStorage:
@@ -99,10 +96,6 @@ class LocalMediaStorage:
             return await asyncio.to_thread(self._path(media_id).read_bytes)
         except FileNotFoundError:
             return None
-
-    async def delete(self, media_id: uuid.UUID) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            await asyncio.to_thread(self._path(media_id).unlink)
 
 
 def _flush(handle: BinaryIO) -> None:

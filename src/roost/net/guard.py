@@ -33,6 +33,10 @@ class Refused(Exception):
         self.message = message
 
 
+class Unresolvable(Refused):
+    """The host name has no address, maybe for a moment only (a DNS failure): worth trying again later."""
+
+
 def forbidden(address: IpAddress) -> str | None:
     """Why Roost must not connect to this address, or None when it is a public one."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -89,7 +93,7 @@ async def resolve(host: str, port: int, *, within: float = RESOLVE_TIMEOUT) -> l
         async with asyncio.timeout(within):
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError, TimeoutError):
-        raise Refused(f"The host {host} cannot be resolved.") from None
+        raise Unresolvable(f"The host {host} cannot be resolved.") from None
     addresses: list[IpAddress] = []
     for _family, _type, _proto, _name, sockaddr in infos:
         # An IPv6 scope ("fe80::1%eth0") is dropped: the address alone says what it is.
@@ -97,7 +101,7 @@ async def resolve(host: str, port: int, *, within: float = RESOLVE_TIMEOUT) -> l
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise Refused(f"The host {host} cannot be resolved.")
+        raise Unresolvable(f"The host {host} cannot be resolved.")
     return addresses
 
 

@@ -47,10 +47,8 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
                 rule=self.rule,
                 within=timeout or guard.RESOLVE_TIMEOUT,
             )
-        except guard.Refused as refused:
-            if refused.message.endswith("cannot be resolved."):
-                raise httpcore.ConnectError(refused.message) from None  # maybe a passing DNS failure: retried
-            raise
+        except guard.Unresolvable as refused:
+            raise httpcore.ConnectError(refused.message) from None  # maybe a passing DNS failure: retried
         failure: Exception | None = None
         for address in addresses:
             try:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roost.errors import Invalid, NotFound
 from roost.kit.clock import utcnow
 from roost.kit.ids import parse_uuid
-from roost.mail.merge import parse_variables
+from roost.mail.merge import VARIABLE_NAME, parse_variables
 from roost.models import TemplateProject, TemplateVersion
 from roost.template.repository import TemplateProjectRepository, TemplateVersionRepository
 from roost.template.types import (
@@ -54,7 +54,7 @@ LATEST = "latest"
 # BCP 47-ish: a language, then subtags (`en`, `pt-BR`, `zh-Hant-TW`); the column holds 35 characters.
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\Z")
 LOCALE_MAX = 35
-VARIABLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}\Z")
+VARIABLE_KEY = re.compile(VARIABLE_NAME + r"\Z")
 SUBJECT_MAX = 998  # RFC 5322's line limit, and the width of channel_messages.subject
 BODY_MAX_BYTES = 512 * 1024
 _LINE_BREAKS = re.compile(r"[\r\n]+")

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -110,15 +111,19 @@ class DeliveryRepository(ScopedRepository[WebhookDelivery]):
 # The fan-out ------------------------------------------------------------------------------
 
 
+# Built once: the fan-out, the delivery engine and the Bird API ask this for every batch.
+_ACTIVE_ENDPOINTS = (
+    select(WebhookEndpoint.id, WebhookEndpoint.account_id, WebhookEndpoint.events)
+    .where(WebhookEndpoint.account_id.in_(bindparam("account_ids", expanding=True)), WebhookEndpoint.active.is_(True))
+    .order_by(WebhookEndpoint.id)
+)
+
+
 async def active_endpoints(session: AsyncSession, account_ids: Collection[int]) -> dict[int, list[ActiveEndpoint]]:
     """The active endpoints of several accounts, by account (read once per batch of events)."""
     if not account_ids:
         return {}
-    rows = await session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.account_id, WebhookEndpoint.events)
-        .where(WebhookEndpoint.account_id.in_(account_ids), WebhookEndpoint.active.is_(True))
-        .order_by(WebhookEndpoint.id)
-    )
+    rows = await session.execute(_ACTIVE_ENDPOINTS, {"account_ids": sorted(account_ids)})
     found: dict[int, list[ActiveEndpoint]] = {}
     for row in rows:
         endpoint = ActiveEndpoint(id=row.id, account_id=row.account_id, events=frozenset(row.events or ()))

@@ -10,7 +10,6 @@ import base64
 import secrets
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.errors import Invalid, NotFound
@@ -18,7 +17,7 @@ from roost.kit.clock import utcnow, utcnow_seconds
 from roost.kit.paging import ListParams, Page
 from roost.models import WebhookEndpoint, WebhookMessage
 from roost.net import guard
-from roost.webhook import catalogue
+from roost.webhook import catalogue, repository
 from roost.webhook.catalogue import EventSpec
 from roost.webhook.repository import DeliveryRepository, EndpointRepository
 from roost.webhook.sender import DESTINATION_RULE, LEASE
@@ -75,14 +74,12 @@ async def accounts_listening(session: AsyncSession, *, account_ids: Collection[i
     """
     if not account_ids:
         return set()
-    rows = await session.execute(_ACTIVE_ENDPOINTS, {"account_ids": sorted(account_ids)})
-    return {account_id for account_id, subscribed in rows if catalogue.wants(subscribed, event_type)}
-
-
-# Built once: the delivery engine and the Bird API ask this for every group of messages.
-_ACTIVE_ENDPOINTS = select(WebhookEndpoint.account_id, WebhookEndpoint.events).where(
-    WebhookEndpoint.account_id.in_(bindparam("account_ids", expanding=True)), WebhookEndpoint.active.is_(True)
-)
+    endpoints = await repository.active_endpoints(session, account_ids)
+    return {
+        account_id
+        for account_id, active in endpoints.items()
+        if any(catalogue.wants(endpoint.events, event_type) for endpoint in active)
+    }
 
 
 async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[WebhookEndpoint]:
@@ -184,7 +181,12 @@ async def list_deliveries(
     repo = DeliveryRepository(session, account_id)
     page = await repo.page(params, base=repo.of_endpoint(webhook_id))
     messages = await repo.messages({delivery.message_id for delivery in page.items})
-    views = [DeliveryView(delivery=delivery, message=messages[delivery.message_id]) for delivery in page.items]
+    # A message pruned between the two reads takes its deliveries with it: they are left out.
+    views = [
+        DeliveryView(delivery=delivery, message=messages[delivery.message_id])
+        for delivery in page.items
+        if delivery.message_id in messages
+    ]
     return Page(items=views, total=page.total, page=page.page, per_page=page.per_page)
 
 

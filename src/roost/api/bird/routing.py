@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from roost.api.bird.errors import BirdErrorOut, BirdValidationErrorOut
 from roost.api.jsonroute import JsonRoute
+
+# A channel's id in a path: any text, so that a malformed one answers 404 like an unknown one.
+ChannelId = Annotated[str, Path(max_length=64, description="The channel's UUID.")]
 
 
 def _doc(description: str, model: type[Any] = BirdErrorOut) -> dict[str, Any]:

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-from fastapi import Path
-
 from roost.api.bird.auth import WorkspaceDep
 from roost.api.bird.channel_schemas import ChannelIn, ChannelListOut, ChannelOut, ChannelPatch
-from roost.api.bird.routing import BAD_BODY, bird_router
+from roost.api.bird.routing import BAD_BODY, ChannelId, bird_router
 from roost.api.deps import SessionDep
 from roost.channel import service as channel_service
 
 router = bird_router("channels")
-ChannelId = Path(max_length=64, description="The channel's UUID.")
 
 
 @router.get("/channels", response_model=ChannelListOut, summary="List the workspace's email channels")
@@ -34,7 +31,7 @@ async def create_channel(body: ChannelIn, session: SessionDep, principal: Worksp
 
 
 @router.get("/channels/{channel_id}", response_model=ChannelOut, summary="Get an email channel")
-async def get_channel(session: SessionDep, principal: WorkspaceDep, channel_id: str = ChannelId) -> ChannelOut:
+async def get_channel(channel_id: ChannelId, session: SessionDep, principal: WorkspaceDep) -> ChannelOut:
     return ChannelOut.of(await channel_service.get(session, account_id=principal.account_id, channel_id=channel_id))
 
 
@@ -45,7 +42,7 @@ async def get_channel(session: SessionDep, principal: WorkspaceDep, channel_id: 
     summary="Update an email channel (`status: inactive` stops it sending)",
 )
 async def update_channel(
-    body: ChannelPatch, session: SessionDep, principal: WorkspaceDep, channel_id: str = ChannelId
+    channel_id: ChannelId, body: ChannelPatch, session: SessionDep, principal: WorkspaceDep
 ) -> ChannelOut:
     channel = await channel_service.update(
         session, account_id=principal.account_id, channel_id=channel_id, changes=body.changes()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Path
-
 from roost.api.bird.auth import WorkspaceDep
 from roost.api.bird.media_schemas import PresignIn, PresignOut
-from roost.api.bird.routing import BAD_BODY, bird_router
+from roost.api.bird.routing import BAD_BODY, ChannelId, bird_router
 from roost.api.deps import SessionDep, StateDep
 from roost.media import service as media_service
 
 router = bird_router("media")
-ChannelId = Path(max_length=64, description="The channel's UUID.")
 
 UPLOAD_HOWTO = (
     " POST `uploadFormData`'s fields, then the file as a field named `file`, as multipart/form-data to"
@@ -43,7 +40,7 @@ async def presign_media(body: PresignIn, session: SessionDep, state: StateDep, p
     description="For the channel named in the path (404 when the workspace has no such channel)." + UPLOAD_HOWTO,
 )
 async def presign_channel_media(
-    body: PresignIn, session: SessionDep, state: StateDep, principal: WorkspaceDep, channel_id: str = ChannelId
+    channel_id: ChannelId, body: PresignIn, session: SessionDep, state: StateDep, principal: WorkspaceDep
 ) -> PresignOut:
     upload = await media_service.presign(
         session,

@@ -13,7 +13,7 @@ from roost.api.bird.message_schemas import (
     MessageListOut,
     MessageOut,
 )
-from roost.api.bird.routing import BAD_BODY, bird_router
+from roost.api.bird.routing import BAD_BODY, ChannelId, bird_router
 from roost.api.bird.wire import BirdTimeIn
 from roost.api.deps import SessionDep
 from roost.channel import messages as channel_messages
@@ -23,7 +23,6 @@ from roost.kit.ids import parse_uuid
 from roost.models.channel import CHANNEL_MESSAGE_STATUSES
 
 router = bird_router("messages")
-ChannelId = Annotated[str, Path(max_length=64, description="The channel's UUID.")]
 MessageId = Annotated[str, Path(max_length=64, description="The message's UUID.")]
 Many = Annotated[list[str] | None, Query(max_length=100)]
 
