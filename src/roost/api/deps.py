@@ -21,13 +21,18 @@ def _state(request: Request) -> AppState:
 
 @contextlib.asynccontextmanager
 async def unit_of_work(state: AppState, *, reading: bool) -> AsyncIterator[AsyncSession]:
-    """Commit on success, roll back on any error; reads get the read-only maker, writes pass the write gate."""
+    """Commit on success, roll back on any error; reads get the read-only maker, writes pass the write gate.
+
+    A read is closed, not committed: it wrote nothing, and the commit would cost a round trip
+    (SQLite: a hop to the driver's thread) on the most frequent requests.
+    """
     gate = contextlib.nullcontext() if reading else state.write_gate()
     maker = state.read_sessionmaker if reading else state.sessionmaker
     async with gate, maker() as session:
         try:
             yield session
-            await session.commit()
+            if not reading:
+                await session.commit()
         except BaseException:
             await session.rollback()
             raise

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.db.repository import ScopedRepository
@@ -30,19 +30,23 @@ class PresentedToken(NamedTuple):
     last_seen_at: datetime | None
 
 
-# Built once: every API request runs it, and building a statement costs more than running it.
+_TOKENS = cast(Table, AccessToken.__table__)
+_ACCOUNTS = cast(Table, Account.__table__)
+# Built once, from the tables rather than the mapped classes: every API request runs it, building a
+# statement costs more than running it, and a Core statement on the connection skips the ORM's
+# result processing (a tenth of a contact read's CPU).
 _PRESENTED = (
     select(
-        AccessToken.id,
-        AccessToken.account_id,
-        AccessToken.scopes,
-        AccessToken.revoked_at,
-        AccessToken.expires_at,
-        Account.workspace_id,
-        Account.last_seen_at,
+        _TOKENS.c.id,
+        _TOKENS.c.account_id,
+        _TOKENS.c.scopes,
+        _TOKENS.c.revoked_at,
+        _TOKENS.c.expires_at,
+        _ACCOUNTS.c.workspace_id,
+        _ACCOUNTS.c.last_seen_at,
     )
-    .join(Account, Account.id == AccessToken.account_id)
-    .where(AccessToken.token_hash == bindparam("token_hash"))
+    .join(_ACCOUNTS, _ACCOUNTS.c.id == _TOKENS.c.account_id)
+    .where(_TOKENS.c.token_hash == bindparam("token_hash"))
 )
 
 
@@ -52,5 +56,6 @@ async def presented_token(session: AsyncSession, token_hash: str) -> PresentedTo
     Columns, not entities: last_seen_at may be written in a session of its own, and an Account left
     in this session's identity map could go on showing the old value.
     """
-    row = (await session.execute(_PRESENTED, {"token_hash": token_hash})).first()
+    connection = await session.connection()
+    row = (await connection.execute(_PRESENTED, {"token_hash": token_hash})).first()
     return None if row is None else PresentedToken(*row)

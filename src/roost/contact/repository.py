@@ -144,15 +144,19 @@ class ContactRepository(ScopedRepository[Contact]):
         The contact endpoint is the most called one; one round trip instead of three is most of
         its database time.
         """
-        postgres = self.session.get_bind().dialect.name == "postgresql"
-        found = (
-            await self.session.execute(
-                _view_statement(postgres), {"account_id": self.account_id, "contact_id": contact_id}
-            )
-        ).first()
+        if self.session.new or self.session.dirty or self.session.deleted:
+            # The query reads the database, not the session: changes made in this unit of work
+            # (an unsubscribe before the page that shows it) must be there first.
+            await self.session.flush()
+        connection = await self.session.connection()
+        statement = _view_statement(connection.dialect.name == "postgresql")
+        found = (await connection.execute(statement, {"account_id": self.account_id, "contact_id": contact_id})).first()
         if found is None:
             return None
-        contact, tag_rows, sequence_rows = found
+        # A Core row made into a Contact outside the session: loading it as an ORM entity costs more
+        # than the query, and callers only read it.
+        *columns, tag_rows, sequence_rows = found
+        contact = Contact(**dict(zip(CONTACTS.c.keys(), columns, strict=True)))
         tag_links = [TagLink(tag_id=i, name=n, tagged_at=parse_utc(at)) for i, n, at in tag_rows]
         sequence_links = [
             SequenceLink(
@@ -210,7 +214,7 @@ class ContactRepository(ScopedRepository[Contact]):
 
 
 @functools.cache
-def _view_statement(postgres: bool) -> Select[tuple[Contact, Any, Any]]:
+def _view_statement(postgres: bool) -> Select[Any]:
     """A contact with its tag and sequence links as JSON arrays; built once per dialect (the most called query)."""
 
     def rows(*columns: Any) -> Any:
@@ -241,6 +245,6 @@ def _view_statement(postgres: bool) -> Select[tuple[Contact, Any, Any]]:
         .where(ContactSequence.contact_id == Contact.id)
         .scalar_subquery()
     )
-    return select(Contact, type_coerce(tags, JSON), type_coerce(sequences, JSON)).where(
+    return select(*CONTACTS.c, type_coerce(tags, JSON), type_coerce(sequences, JSON)).where(
         Contact.account_id == bindparam("account_id"), Contact.id == bindparam("contact_id")
     )

@@ -30,4 +30,4 @@ BAD_BODY: dict[int | str, dict[str, Any]] = {
 
 
 def v1_router(tag: str) -> APIRouter:
-    return APIRouter(route_class=JsonRoute, tags=[tag], responses={**AUTH_ERRORS, **INVALID})
+    return APIRouter(prefix="/v1", route_class=JsonRoute, tags=[tag], responses={**AUTH_ERRORS, **INVALID})
