@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.bounce import service as bounce_service
 from roost.bounce.reports import Report
-from roost.config import Settings
 from roost.delivery.runner import DeliveryRunner
 from roost.kit.clock import utcnow
 from roost.models import ChannelMessage, Event, Message
@@ -27,11 +26,6 @@ from tests.helpers import Api, Bird
 from tests.mail.sink import Sink
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-def runner(settings: Settings, sessionmaker: Sessions, sink: Sink) -> DeliveryRunner:
-    return DeliveryRunner.from_settings(settings.model_copy(update={"smtp_url": sink.url}), sessionmaker)
 
 
 def address(local: str = "reader") -> str:

@@ -1,9 +1,10 @@
-"""Bounce and complaint mail as real MTAs and feedback loops write it, and a contact to bounce it for.
+"""Bounce, complaint and delivery reports as real MTAs and feedback loops write them, and a contact
+to bounce them for.
 
 The samples (samples/*.eml) hold placeholders for what differs per test: {{RETURN_PATH}} (the
 VERP address the original went out with), {{RECIPIENT}} (the address that bounced or
-complained), {{TOKEN}} (the message token in the returned List-Unsubscribe header) and
-{{FBL_ADDRESS}} (where a feedback loop sends its reports).
+complained), {{TOKEN}} (the message token in the returned List-Unsubscribe header, and the
+envelope id a success DSN names) and {{FBL_ADDRESS}} (where a feedback loop sends its reports).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from roost.config import Settings
 from roost.db import create_engine, create_sessionmaker
 from roost.delivery.addressing import Addressing
 from roost.kit.clock import utcnow
-from roost.models import Interaction
+from roost.models import Interaction, Message
 from tests.bounce.fixtures import Mailing, sample, send
 from tests.helpers import Api
 
@@ -134,6 +134,23 @@ async def test_a_bounce_after_a_complaint_leaves_the_contact_complained(mailing:
     await mailing.deliver("feedback_loop_abuse", first)
     await mailing.deliver("postfix_user_unknown", second)
     assert await mailing.status() == "complained"
+
+
+async def test_a_delivery_report_for_mail_that_did_not_ask_for_one_is_noted_and_no_bounce(mailing: Mailing) -> None:
+    # Only channel messages ask for success DSNs; a relay may send them for a sequence's mail anyway.
+    email_id, message_id = await mailing.sent()
+    for _ in range(2):
+        await mailing.deliver("postfix_delivered", message_id)
+
+    assert await mailing.status() == "active"
+    assert await mailing.sequences() != []
+    assert (await mailing.stats(email_id))["bounces"] == 0
+    assert await mailing.interactions(message_id) == []
+    assert await mailing.events("email.bounced", "contact.bounced", "email.complained") == []
+    async with mailing.sessionmaker() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None
+    assert (message.status, message.delivered_at is not None) == ("sent", True)
 
 
 async def test_mail_to_the_list_unsubscribe_address_unsubscribes_once(mailing: Mailing) -> None:

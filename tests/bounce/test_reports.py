@@ -65,7 +65,10 @@ def test_exchange_online_ndr_is_hard_with_a_two_digit_detail_code() -> None:
         (b"failed", b"4.4.7", "soft"),
         (b"failed (bad destination mailbox address)", b"5.1.1 (unknown user)", "hard"),
         (b"error", b"5.0.0", "hard"),
-        (b"delivered", b"2.0.0", None),
+        # Success DSNs (RFC 3464 §2.3.3): delivered to the mailbox, or to a list or alias that
+        # forwards it; relayed says the next hop does not report, so nothing more is known.
+        (b"delivered", b"2.0.0", "delivered"),
+        (b"expanded", b"2.0.0", "delivered"),
         (b"relayed", b"2.0.0", None),
     ],
 )
@@ -84,6 +87,40 @@ def test_a_hard_failure_outranks_a_delay_for_another_recipient() -> None:
     report = _read("postfix_user_unknown", (b"Final-Recipient: rfc822; bea@example.com\r\n", delayed_block))
     assert report is not None
     assert (report.kind, report.status) == ("hard", "5.1.1")
+
+
+def test_a_success_dsn_is_a_delivery_named_by_its_envelope_id_too() -> None:
+    report = _read("postfix_delivered")
+    assert report is not None
+    assert (report.kind, report.status) == ("delivered", "2.0.0")
+    assert report.diagnostic == "250 2.0.0 Ok: queued as 4C1D2E3F5A"
+    assert report.tokens == (TOKEN,)
+    # Without the return path in it, the Original-Envelope-Id (the ENVID Roost sent) names the message.
+    alone = _read(
+        "postfix_delivered",
+        (f"X-Postfix-Sender: rfc822; bounces+{TOKEN}@bounce.example.org\r\n".encode(), b""),
+        (f"Return-Path: <bounces+{TOKEN}@bounce.example.org>\r\n".encode(), b""),
+    )
+    assert alone is not None
+    assert (alone.kind, alone.tokens) == ("delivered", (TOKEN,))
+
+
+def test_a_relayed_dsn_is_no_report() -> None:
+    # The next hop does not do DSN: the relay can say no more than its 250 did.
+    assert _read("postfix_delivered", (b"Action: delivered", b"Action: relayed")) is None
+
+
+def test_a_failure_outranks_a_delivery_to_another_recipient() -> None:
+    delivered_block = (
+        b"Final-Recipient: rfc822; other@example.com\r\nAction: delivered\r\nStatus: 2.0.0\r\n\r\n"
+        b"Final-Recipient: rfc822; bea@example.com\r\n"
+    )
+    report = _read("postfix_user_unknown", (b"Final-Recipient: rfc822; bea@example.com\r\n", delivered_block))
+    assert report is not None
+    assert (report.kind, report.status) == ("hard", "5.1.1")
+    delayed = _read("postfix_delayed", (b"Final-Recipient: rfc822; bea@example.com\r\n", delivered_block))
+    assert delayed is not None
+    assert (delayed.kind, delayed.status) == ("soft", "4.2.2")
 
 
 def test_status_missing_is_read_from_the_diagnostic() -> None:

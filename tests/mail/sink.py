@@ -3,7 +3,8 @@
 It can refuse chosen recipients with a chosen reply, delay RCPT replies, refuse or delay DATA, require
 a login, count connections (and tell how many are open), and go down and come back on the same port.
 It offers PIPELINING unless told not to (aiosmtpd reads pipelined commands one line at a time and
-sends each reply on its own, so a client gets them in as many pieces as the timing makes).
+sends each reply on its own, so a client gets them in as many pieces as the timing makes), and DSN
+(RFC 3461) when told to, recording the parameters of MAIL and RCPT.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+# The parameters RFC 3461 adds to MAIL (RET, ENVID) and RCPT (NOTIFY, ORCPT).
+DSN_PARAMETERS = ("RET", "ENVID", "NOTIFY", "ORCPT")
 
 
 @dataclass
@@ -23,6 +28,25 @@ class Received:
     recipients: list[str]
     data: bytes
     at: float = field(default_factory=time.monotonic)
+    # As aiosmtpd hands them over: upper-cased, e.g. ["SIZE=123", "RET=HDRS", "ENVID=…"].
+    mail_options: list[str] = field(default_factory=list)
+    rcpt_options: list[str] = field(default_factory=list)
+
+
+class _Server(SMTP):
+    """aiosmtpd's server, which refuses every MAIL and RCPT parameter it does not know (555); with
+    `dsn`, it takes RFC 3461's, as a relay that offers DSN does."""
+
+    def __init__(self, *args: Any, dsn: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dsn = dsn
+
+    def _getparams(self, params: Sequence[str]) -> dict[str, str | bool] | None:
+        parsed: dict[str, str | bool] | None = super()._getparams(params)
+        if parsed is not None and self.dsn:
+            for name in DSN_PARAMETERS:
+                parsed.pop(name, None)
+        return parsed
 
 
 @dataclass
@@ -36,6 +60,7 @@ class Sink:
     data_delay: float = 0.0
     smtputf8: bool = True
     pipelining: bool = True
+    dsn: bool = False
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     _server: asyncio.Server | None = None
@@ -75,8 +100,9 @@ class Sink:
         with warnings.catch_warnings():
             # AUTH without TLS is what this loopback sink is for; aiosmtpd warns about it.
             warnings.simplefilter("ignore", UserWarning)
-            protocol = SMTP(
+            protocol = _Server(
                 self,
+                dsn=self.dsn,
                 hostname="sink.test",
                 enable_SMTPUTF8=self.smtputf8,
                 authenticator=self._authenticate if self.credentials else None,
@@ -99,9 +125,10 @@ class Sink:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname  # what aiosmtpd does itself when no hook replaces its replies
-        if not self.pipelining:
-            return responses
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        offered = ["250-PIPELINING"] if self.pipelining else []
+        if self.dsn:
+            offered.append("250-DSN")
+        return [*responses[:-1], *offered, responses[-1]]
 
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -112,6 +139,7 @@ class Sink:
         if reply is not None:
             return reply
         envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
@@ -119,5 +147,13 @@ class Sink:
             await asyncio.sleep(self.data_delay)
         if self.data_reply is not None:
             return self.data_reply
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        self.received.append(
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                envelope.original_content,
+                mail_options=list(envelope.mail_options),
+                rcpt_options=list(envelope.rcpt_options),
+            )
+        )
         return "250 2.0.0 queued"

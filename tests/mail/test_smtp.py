@@ -2,6 +2,7 @@
 
 The sink offers PIPELINING or not (the `sink` fixture runs each test both ways): with it the
 transport writes MAIL, RCPT and DATA at once and reads the replies aiosmtpd sends one by one.
+aiosmtpd upper-cases the MAIL and RCPT parameters it hands over, hence the capitals below.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from roost.config import Settings
-from roost.mail import DeliveryStatus, DkimKeyring, SmtpConfig, SmtpTransport, classify, write_key
+from roost.mail import DeliveryStatus, DkimKeyring, DsnRequest, SmtpConfig, SmtpTransport, classify, write_key, xtext
 from roost.mail.smtp import data_payload
 from tests.mail.sink import Sink
 from tests.mail.test_compose import compiled, recipient
@@ -345,3 +346,64 @@ async def test_a_rendered_signed_message_arrives_intact_and_verifies(sink: Sink,
     assert received.data == message.data
     assert verifies(received.data)
     assert message_from_bytes(received.data, policy=email.policy.default)["Subject"] == "Hi Ada, deals!"
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        ("42.0123abcdef", "42.0123abcdef"),
+        ("ann+news@example.com", "ann+2Bnews@example.com"),  # "+" starts an escape
+        ("a=b@example.com", "a+3Db@example.com"),
+        ("two words\t", "two+20words+09"),
+        ("é", "+C3+A9"),
+    ],
+)
+def test_xtext_escapes_plus_equals_and_anything_outside_printable_ascii(value: str, encoded: str) -> None:
+    assert xtext(value) == encoded
+
+
+@pytest.mark.parametrize("envelope_id", ["", "x" * 101, "+" * 34])
+def test_an_envelope_id_has_at_most_100_characters_of_xtext(envelope_id: str) -> None:
+    with pytest.raises(ValueError, match="envelope id"):
+        DsnRequest(envelope_id)
+
+
+async def test_a_relay_that_offers_dsn_is_asked_for_success_failure_and_delay_reports(sink: Sink) -> None:
+    sink.dsn = True
+    transport = transport_for(sink)
+    outcome = await transport.send(
+        "bounces+t@shop.example", ["ann+news@example.com", "bob@example.com"], MESSAGE, dsn=DsnRequest("42.abc")
+    )
+    await transport.close()
+    assert outcome.status is DeliveryStatus.SENT
+    [received] = sink.received
+    assert received.mail_options[-2:] == ["RET=HDRS", "ENVID=42.ABC"]
+    assert received.rcpt_options == [
+        "NOTIFY=SUCCESS,FAILURE,DELAY",
+        "ORCPT=RFC822;ANN+2BNEWS@EXAMPLE.COM",
+        "NOTIFY=SUCCESS,FAILURE,DELAY",
+        "ORCPT=RFC822;BOB@EXAMPLE.COM",
+    ]
+
+
+async def test_a_non_ascii_recipient_is_asked_for_reports_without_orcpt(sink: Sink) -> None:
+    sink.dsn = True
+    transport = transport_for(sink)
+    outcome = await transport.send("bounces+t@shop.example", ["jürgen@example.com"], MESSAGE, dsn=DsnRequest("7.f"))
+    await transport.close()
+    assert outcome.status is DeliveryStatus.SENT
+    assert sink.received[0].rcpt_options == ["NOTIFY=SUCCESS,FAILURE,DELAY"]
+
+
+@pytest.mark.parametrize("offers_dsn", [False, True], ids=["relay-without-dsn", "not-asked"])
+async def test_no_dsn_parameters_unless_asked_and_offered(sink: Sink, offers_dsn: bool) -> None:
+    # A relay without DSN would refuse the parameters (aiosmtpd answers 555, as the sink does).
+    sink.dsn = offers_dsn
+    transport = transport_for(sink)
+    dsn = None if offers_dsn else DsnRequest("42.abc")
+    outcome = await transport.send("bounces+t@shop.example", ["ann@example.com"], MESSAGE, dsn=dsn)
+    await transport.close()
+    assert outcome.status is DeliveryStatus.SENT
+    [received] = sink.received
+    assert not [option for option in received.mail_options if option.startswith(("RET=", "ENVID="))]
+    assert received.rcpt_options == []

@@ -1,4 +1,5 @@
-"""The SMTP listener that bounces, complaints and List-Unsubscribe mail arrive at (CONVENTIONS §9).
+"""The SMTP listener that bounces, complaints, delivery reports and List-Unsubscribe mail arrive at
+(CONVENTIONS §9).
 
 It takes mail only for `bounces+<token>@` and `unsubscribe+<token>@` at the bounce domain and
 handles each message inside DATA, in one transaction, before answering. Nothing is kept
@@ -8,8 +9,9 @@ commit whose 250 got lost changes nothing. A report that names no message of our
 or unknown token) or that is no report at all (an auto-reply) is accepted and dropped, never
 an error to whoever sent it. Feedback loops send their complaints to the one address they
 were given: register `bounces+fbl@<bounce domain>` (any word after the +) and each complaint
-is matched through its Original-Mail-From or the returned headers. Mail over 10 MiB is
-refused (552); reports carry at most the original message back.
+is matched through its Original-Mail-From or the returned headers. The success DSNs channel
+messages ask for (RFC 3461) come to the same VERP address as their bounces would. Mail over
+10 MiB is refused (552); reports carry at most the original message back.
 
 Every `roost serve` worker process starts one on the same port with SO_REUSEPORT, so the
 kernel spreads connections over them (two installations on one host therefore need two ports).
@@ -122,7 +124,7 @@ class BounceHandler:
                 log.info("unsubscribe mail for message %s changed nothing", message_id)
             return
         if report is None:
-            log.info("mail to a bounce address is neither a bounce nor a complaint; dropped")
+            log.info("mail to a bounce address reports no bounce, complaint or delivery; dropped")
             return
         # The envelope names the message; the report's returned headers stand in when it does not.
         candidates = (mailbox.token, *report.tokens)

@@ -1,7 +1,8 @@
-"""Reading what comes back to the VERP addresses: bounces and complaints (CONVENTIONS §9).
+"""Reading what comes back to the VERP addresses: bounces, complaints and deliveries (CONVENTIONS §9).
 
 Pure functions over the bytes an MTA delivered. Delivery status notifications (RFC 3464,
-multipart/report; report-type=delivery-status) and complaints in the Abuse Reporting Format
+multipart/report; report-type=delivery-status), failures and the successes channel messages
+ask for (RFC 3461), and complaints in the Abuse Reporting Format
 (RFC 5965, report-type=feedback-report) are read with the standard library: they are
 well-defined field blocks, and what matters (each recipient's Action, Status and
 Diagnostic-Code) is something no bounce library hands back. Bounces that follow no standard
@@ -27,7 +28,8 @@ log = logging.getLogger("roost.bounce")
 # flufl.bounce logs every detector it tries at INFO: a dozen lines per bounce.
 logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
 
-Kind = Literal["hard", "soft", "complaint"]
+# "delivered" is no bounce: the recipient's server took the mail (see `_kind_of`).
+Kind = Literal["hard", "soft", "complaint", "delivered"]
 
 # RFC 3463 enhanced status codes: class.subject.detail.
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -37,6 +39,8 @@ _SPACES = re.compile(r"\s+")
 # Fields that name our envelope sender or the List-Unsubscribe mailbox: in the returned original
 # message, in a complaint (RFC 5965 §3.2) and in Postfix's per-message DSN fields.
 _TOKEN_FIELDS = ("Return-Path", "List-Unsubscribe", "Original-Mail-From", "X-Postfix-Sender")
+# RFC 3464 §2.2.1: the ENVID the message went out with, decoded from xtext; Roost's is the message token.
+_ENVELOPE_ID_FIELD = "Original-Envelope-Id"
 # RFC 5965 §7.3: these feedback types report abuse; "not-spam" and "auth-failure" do not.
 COMPLAINT_TYPES = frozenset({"abuse", "fraud", "virus", "other"})
 MAX_DETAIL_CHARS = 1000
@@ -44,12 +48,13 @@ MAX_DETAIL_CHARS = 1000
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """One bounce or complaint, as far as the message that came back tells it.
+    """One bounce, complaint or delivery, as far as the message that came back tells it.
 
     `status` is the enhanced status code ("5.1.1", empty when the report gives none),
     `diagnostic` the remote server's words or the complaint's feedback type, and `tokens`
     the VERP tokens found inside the report (the returned headers, the complaint's
-    Original-Mail-From), for when the envelope recipient does not name the message.
+    Original-Mail-From, a DSN's Original-Envelope-Id), for when the envelope recipient does not
+    name the message.
     """
 
     kind: Kind
@@ -65,7 +70,8 @@ class Report:
 
 
 def read(data: bytes) -> Report | None:
-    """The bounce or complaint the mail carries, or None when it is neither (an auto-reply, spam)."""
+    """The bounce, complaint or delivery the mail reports, or None when it is none of them (an
+    auto-reply, spam, a DSN that only says the mail was relayed)."""
     message = email.message_from_bytes(data, policy=compat32)
     parts = list(message.walk())
     feedback = _first_of(parts, "message/feedback-report")
@@ -126,9 +132,20 @@ def _tokens(sources: Iterable[Message]) -> tuple[str, ...]:
     return tuple(found)
 
 
+# Which recipient's outcome a DSN reports when they differ: the first by this rank.
+_SEVERITY: dict[Kind, int] = {"hard": 0, "soft": 1, "delivered": 2, "complaint": 3}
+
+
 def _kind_of(action: str, status: str) -> Kind | None:
-    """Hard or soft as CONVENTIONS §9 reads RFC 3464: 5.x.x is hard; 4.x.x or a delay is soft."""
-    if action in ("delivered", "relayed", "expanded"):
+    """Hard or soft as CONVENTIONS §9 reads RFC 3464: 5.x.x is hard; 4.x.x or a delay is soft.
+
+    RFC 3464 §2.3.3: `delivered` and `expanded` (delivered to the address given, a list or alias
+    that forwards it on) mean the mail reached the recipient's mailbox. `relayed` means only that
+    the next hop does not report on delivery: nothing more is known than the relay's 250 said.
+    """
+    if action in ("delivered", "expanded"):
+        return "delivered"
+    if action == "relayed":
         return None
     if action == "delayed" or status.startswith("4"):
         return "soft"
@@ -138,7 +155,8 @@ def _kind_of(action: str, status: str) -> Kind | None:
 
 
 def _delivery_status(parts: list[Message], part: Message) -> Report | None:
-    """The most severe per-recipient outcome of a DSN: a hard failure outranks a delay."""
+    """The most severe per-recipient outcome of a DSN: a hard failure outranks a delay, which
+    outranks a delivery (a DSN about several recipients reports a failure if any failed)."""
     found: list[Report] = []
     blocks = _inner_messages(part)
     for block in blocks:
@@ -152,13 +170,12 @@ def _delivery_status(parts: list[Message], part: Message) -> Report | None:
             found.append(Report(kind=kind, status=status, diagnostic=diagnostic))
     if not found:
         return None
-    worst = next((report for report in found if report.kind == "hard"), found[0])
-    return Report(
-        kind=worst.kind,
-        status=worst.status,
-        diagnostic=worst.diagnostic,
-        tokens=_tokens([*blocks, *_returned_headers(parts)]),
-    )
+    worst = min(found, key=lambda report: _SEVERITY[report.kind])
+    tokens = _tokens([*blocks, *_returned_headers(parts)])
+    envelope_id = _text(blocks[0].get(_ENVELOPE_ID_FIELD))  # a per-message field: the first block
+    if envelope_id and envelope_id not in tokens:
+        tokens = (*tokens, envelope_id)
+    return Report(kind=worst.kind, status=worst.status, diagnostic=worst.diagnostic, tokens=tokens)
 
 
 def _complaint(parts: list[Message], part: Message) -> Report | None:

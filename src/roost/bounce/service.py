@@ -1,8 +1,9 @@
-"""What a bounce, a complaint or an unsubscribe mail changes (CONVENTIONS §7 stats, §9).
+"""What a bounce, a complaint, a delivery report or an unsubscribe mail changes (CONVENTIONS §7 stats, §9).
 
 Each function works in the caller's transaction and is idempotent: the same report delivered
 again changes nothing more, because every step is keyed on the message (its status only moves
-forward from sending or sent, a soft bounce or an unsubscribe is recorded once per message).
+forward from sending or sent, a soft bounce, a delivery or an unsubscribe is recorded once per
+message).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from roost.tracking import service as tracking_service
 
 # A message can still turn out bounced or complained only while it is on its way or delivered.
 LIVE_STATUSES = ("sending", "sent")
+# A relay reports a delivery of mail it took: sent (or still `sending`, when the report overtook the
+# sender's record of the relay's 250), or complained about already.
+HANDED_OVER_STATUSES = (*LIVE_STATUSES, "complained")
 # Stats count the mail of broadcasts and sequences, not test sends that name a broadcast.
 SOFT_BOUNCE_LIMIT = 3
 SOFT_BOUNCE_WINDOW = timedelta(days=30)
@@ -49,14 +53,19 @@ _REPLY_CODE = re.compile(r"\b([45][0-9][0-9])\b")
 
 
 async def record_report(session: AsyncSession, *, message_id: int, report: Report) -> bool:
-    """Apply a bounce or complaint to the message it names and its contact; False when nothing changed.
+    """Apply a bounce, complaint or delivery to the message it names and its contact; False when nothing changed.
 
     Hard bounce: the message and the contact become `bounced`. Soft bounce: recorded, and the
     contact's third bounced message within 30 days makes it `bounced` too. Complaint: the message
-    and the contact become `complained`. Each records its interaction, stat and events.
+    and the contact become `complained`. Each records its interaction, stat and events. Delivery:
+    see `_record_delivery`.
     """
     message = await message_for_update(session, message_id)
-    if message is None or message.status not in LIVE_STATUSES:
+    if message is None:
+        return False
+    if report.kind == "delivered":
+        return await _record_delivery(session, message)
+    if message.status not in LIVE_STATUSES:
         return False
     interactions = InteractionRepository(session, message.account_id)
     if report.kind == "soft":
@@ -69,6 +78,23 @@ async def record_report(session: AsyncSession, *, message_id: int, report: Repor
     outcome = _COMPLAINED if report.kind == "complaint" else _BOUNCED
     interactions.record(message, outcome.interaction, report.detail)
     await _conclude(session, message, outcome, report)
+    return True
+
+
+async def _record_delivery(session: AsyncSession, message: Message) -> bool:
+    """The relay reported the message delivered (a success DSN): note when, once, and bring its channel
+    message's status up to date (it may become `delivered`).
+
+    No bounce: the contact, the interactions and the stats stay as they are, and no event is
+    recorded but the channel message's own `message.status`. Only channel messages ask for these
+    reports; one about other mail (a relay that sends them unasked) is noted just the same.
+    """
+    if message.delivered_at is not None or message.status not in HANDED_OVER_STATUSES:
+        return False
+    message.delivered_at = utcnow()
+    if message.channel_message_id is not None:
+        await session.flush()
+        await channel_messages.settle(session, {message.channel_message_id})
     return True
 
 

@@ -3,8 +3,8 @@
 A channel message is accepted in one transaction with a `messages` row per receiver (kind
 `channel`), which the delivery engine claims, composes and sends like any other mail: retries,
 leases, pacing, bounces and tracking come with it. The channel message's status is what its
-receivers' mail adds up to, brought up to date whenever one of them ends (`settle`); each change
-is also a `message.status` event for webhooks.
+receivers' mail adds up to, brought up to date whenever one of them ends or is reported
+delivered (`settle`); each change is also a `message.status` event for webhooks.
 """
 
 from __future__ import annotations
@@ -321,9 +321,13 @@ async def settle(session: AsyncSession, channel_message_ids: Collection[int]) ->
     """Bring these channel messages' statuses up to date with their receivers' mail (statuses move forward).
 
     While a receiver's mail is unfinished the message stays accepted (or scheduled). Then it is
-    `sent` when any copy went out, `delivery_failed` when every copy that went out bounced back
-    later, `sending_failed` when none went out (refused, out of retries, out of validity,
-    unsubscribed), with the first failure's reason. The messages that changed (status and failure loaded).
+    `sent` when any copy went out and did not bounce, and `delivered` once every such copy is known
+    to have arrived: its relay sent a success DSN (RFC 3464 Action `delivered`), or its receiver
+    complained about it. Copies that failed hold back neither, as they do not hold back `sent`; a
+    relay without DSN, or a next hop that only `relayed` it, leaves the message `sent`. It is
+    `delivery_failed` when every copy that went out bounced back later, `sending_failed` when none
+    went out (refused, out of retries, out of validity, unsubscribed), with the first failure's
+    reason. The messages that changed (status and failure loaded).
     """
     if not channel_message_ids:
         return []
@@ -352,7 +356,11 @@ _RANK = {"accepted": 0, "scheduled": 0, "sent": 1, "sending_failed": 2, "deliver
 def _status_of(outcomes: Sequence[ReceiverOutcome]) -> tuple[str | None, ReceiverOutcome | None]:
     if not outcomes or any(outcome.status in ("queued", "sending") for outcome in outcomes):
         return None, None
-    if any(outcome.status in _FINISHED_SENT for outcome in outcomes):
+    went_out = [outcome for outcome in outcomes if outcome.status in _FINISHED_SENT]
+    if went_out:
+        # A complaint comes from the receiver's mailbox: proof of delivery as good as a DSN.
+        if all(outcome.was_delivered or outcome.status == "complained" for outcome in went_out):
+            return "delivered", None
         return "sent", None
     bounced_later = [o for o in outcomes if o.status == "bounced" and o.was_sent]
     if bounced_later:

@@ -99,6 +99,8 @@ class ChannelMessageRepository(ScopedRepository[ChannelMessage]):
 class ReceiverOutcome:
     status: str
     was_sent: bool
+    # The relay reported the mail in the receiver's mailbox (a success DSN).
+    was_delivered: bool
     smtp_code: int | None
     last_error: str | None
 
@@ -145,6 +147,7 @@ async def receiver_outcomes(session: AsyncSession, message_ids: Collection[int])
             Message.channel_message_id,
             Message.status,
             Message.sent_at,
+            Message.delivered_at,
             Message.smtp_code,
             Message.last_error,
         ).where(Message.channel_message_id.in_(sorted(message_ids)))
@@ -153,7 +156,9 @@ async def receiver_outcomes(session: AsyncSession, message_ids: Collection[int])
     for row in rows:
         assert row.channel_message_id is not None
         outcomes[row.channel_message_id].append(
-            ReceiverOutcome(row.status, row.sent_at is not None, row.smtp_code, row.last_error)
+            ReceiverOutcome(
+                row.status, row.sent_at is not None, row.delivered_at is not None, row.smtp_code, row.last_error
+            )
         )
     return outcomes
 

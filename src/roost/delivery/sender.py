@@ -35,7 +35,7 @@ from roost.kit.clock import utcnow
 from roost.mail.compose import Attachment, CompiledEmail, Recipient, Sender, compile_email
 from roost.mail.dkim import DkimKeyring
 from roost.mail.merge import CONFIRM_LINK
-from roost.mail.smtp import DeliveryStatus, SendOutcome, Transport
+from roost.mail.smtp import DeliveryStatus, DsnRequest, SendOutcome, Transport
 from roost.media import service as media_service
 from roost.media.types import MediaUnavailable
 from roost.models import MARKETING_KINDS, Account, Broadcast, ChannelMessage
@@ -166,7 +166,9 @@ class MessageSender:
             return SendOutcome(DeliveryStatus.PERMANENT, None, f"cannot compose: {exc}")
         if self.pacer is not None:
             await self.pacer.wait(message.to_address)
-        return await self.transport.send(rendered.envelope_from, [message.to_address], rendered.data)
+        return await self.transport.send(
+            rendered.envelope_from, [message.to_address], rendered.data, dsn=_dsn_request(message, links.token)
+        )
 
     async def settle(self, session: AsyncSession, prepared: PreparedBatch) -> None:
         """Write what a batch decided before sending: cancelled and uncomposable messages (the caller commits)."""
@@ -497,6 +499,18 @@ def _mailable(
     if message.kind == "notification":
         return about is not None
     return True
+
+
+def _dsn_request(message: ClaimedMessage, token: str) -> DsnRequest | None:
+    """The delivery notifications a message asks its relay for: channel messages only.
+
+    A channel message's status reaches `delivered` only through a success DSN (CONVENTIONS §10),
+    and it has at most 50 receivers. Broadcasts and sequences have no such status, and success
+    reports for every one of a 100,000-recipient broadcast would flood the bounce listener with
+    mail that changes nothing; they keep the relay's default (failures and delays only). The
+    envelope id is the message's VERP token, which the listener accepts wherever it appears.
+    """
+    return DsnRequest(envelope_id=token) if message.kind == "channel" else None
 
 
 def _email_of(message: ClaimedMessage) -> stats.Owner | None:

@@ -5,13 +5,23 @@ It knows nothing of contacts or broadcasts as stored: the delivery engine hands 
 
 from roost.mail.compose import CompiledEmail, Recipient, RenderedMessage, Sender, compile_email
 from roost.mail.dkim import DkimKey, DkimKeyring, generate_key, write_key
-from roost.mail.smtp import DeliveryStatus, SendOutcome, SmtpConfig, SmtpTransport, Transport, classify
+from roost.mail.smtp import (
+    DeliveryStatus,
+    DsnRequest,
+    SendOutcome,
+    SmtpConfig,
+    SmtpTransport,
+    Transport,
+    classify,
+    xtext,
+)
 
 __all__ = [
     "CompiledEmail",
     "DeliveryStatus",
     "DkimKey",
     "DkimKeyring",
+    "DsnRequest",
     "Recipient",
     "RenderedMessage",
     "SendOutcome",
@@ -23,4 +33,5 @@ __all__ = [
     "compile_email",
     "generate_key",
     "write_key",
+    "xtext",
 ]

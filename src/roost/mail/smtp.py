@@ -5,6 +5,10 @@ permanent; a 4xx reply, 552 (storage exceeded), a timeout, a refused or reset co
 transient. A failure to set up the session (connect, TLS, EHLO, login) says nothing about the
 recipients: it is `unreachable` whatever its code, and the sender waits for the relay rather
 than counting it against the message.
+
+A send may ask for delivery status notifications (RFC 3461): with a relay that offers the DSN
+extension, MAIL carries RET and ENVID and each RCPT carries NOTIFY and ORCPT; a relay that
+does not offer it gets the plain commands, and reports only failures, as it always did.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ _MAX_REPLY = 8192 * 4  # as aiosmtplib bounds one reply
 _LINE_ENDINGS = re.compile(rb"\r\n|\n|\r(?!\n)")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
+# RFC 3461 §4.4: the ENVID parameter's xtext is at most 100 characters.
+_MAX_ENVELOPE_ID = 100
+# Reports on success as well as on failure and delay (failure and delay are a relay's default).
+_NOTIFY = b" NOTIFY=SUCCESS,FAILURE,DELAY"
 
 
 class DeliveryStatus(StrEnum):
@@ -66,6 +74,42 @@ class SendOutcome:
     code: int | None
     message: str
     refused: Mapping[str, SendOutcome] = field(default_factory=dict)
+
+
+def xtext(value: str) -> str:
+    """`value` as RFC 3461 §4 xtext: printable ASCII stays, except "+" and "=", which, like every
+    other byte (of its UTF-8), become "+" and two upper-case hex digits."""
+    return "".join(
+        chr(byte) if 0x21 <= byte <= 0x7E and byte not in b"+=" else f"+{byte:02X}" for byte in value.encode()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DsnRequest:
+    """Delivery status notifications to ask the relay for (RFC 3461), when it offers the DSN extension.
+
+    The relay reports success, failure and delay to the envelope sender, each report with the
+    original message's headers only (RET=HDRS) and `envelope_id` (sent as ENVID) in its
+    Original-Envelope-Id field, which names the message even where the return path does not.
+    """
+
+    envelope_id: str
+
+    def __post_init__(self) -> None:
+        if not self.envelope_id or len(xtext(self.envelope_id)) > _MAX_ENVELOPE_ID:
+            raise ValueError(f"an envelope id takes 1 to {_MAX_ENVELOPE_ID} characters of xtext")
+
+    @property
+    def mail_parameters(self) -> bytes:
+        return b" RET=HDRS ENVID=" + xtext(self.envelope_id).encode("ascii")
+
+    @staticmethod
+    def rcpt_parameters(recipient: str) -> bytes:
+        """NOTIFY, and ORCPT naming the recipient as given. ORCPT is optional and its rfc822 type
+        takes ASCII only, so a non-ASCII address goes without it (rather than in RFC 6533's utf-8 form)."""
+        if not recipient.isascii():
+            return _NOTIFY
+        return _NOTIFY + b" ORCPT=rfc822;" + xtext(recipient).encode("ascii")
 
 
 def data_payload(message: bytes) -> bytes:
@@ -115,8 +159,13 @@ def _refusals(recipients: list[str], replies: list[aiosmtplib.SMTPResponse]) -> 
 class Transport(Protocol):
     """Whatever carries rendered messages away: SMTP, or capture for the UI and tests."""
 
-    async def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> SendOutcome:
-        """Deliver one message to its envelope recipients and say what happened; never raises for mail errors."""
+    async def send(
+        self, envelope_from: str, recipients: Sequence[str], message: bytes, *, dsn: DsnRequest | None = None
+    ) -> SendOutcome:
+        """Deliver one message to its envelope recipients and say what happened; never raises for mail errors.
+
+        `dsn` asks for delivery status notifications where the transport can ask for them.
+        """
         ...
 
     async def close(self) -> None:
@@ -346,8 +395,13 @@ class SmtpTransport:
             timeout=settings.smtp_timeout,
         )
 
-    async def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> SendOutcome:
-        """Deliver the message; the outcome says sent, transient or permanent, with the server's reply."""
+    async def send(
+        self, envelope_from: str, recipients: Sequence[str], message: bytes, *, dsn: DsnRequest | None = None
+    ) -> SendOutcome:
+        """Deliver the message; the outcome says sent, transient or permanent, with the server's reply.
+
+        With `dsn`, a relay that offers DSN is asked for notifications; one that does not is not.
+        """
         try:
             sender = normalize_address(envelope_from)
             addresses = [normalize_address(recipient) for recipient in recipients]
@@ -360,7 +414,7 @@ class SmtpTransport:
             client = self._take_idle()
             if client is not None:
                 try:
-                    return await self._attempt(client, sender, addresses, payload, len(message))
+                    return await self._attempt(client, sender, addresses, payload, len(message), dsn)
                 except _StaleConnection:
                     pass  # dropped while idle: retry once on a fresh connection
             try:
@@ -370,7 +424,7 @@ class SmtpTransport:
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 return SendOutcome(DeliveryStatus.UNREACHABLE, None, str(exc) or type(exc).__name__)
             try:
-                return await self._attempt(client, sender, addresses, payload, len(message))
+                return await self._attempt(client, sender, addresses, payload, len(message), dsn)
             except _StaleConnection as exc:
                 return exc.outcome
 
@@ -417,12 +471,18 @@ class SmtpTransport:
         return client
 
     async def _attempt(
-        self, client: aiosmtplib.SMTP, sender: str, recipients: list[str], payload: bytes, size: int
+        self,
+        client: aiosmtplib.SMTP,
+        sender: str,
+        recipients: list[str],
+        payload: bytes,
+        size: int,
+        dsn: DsnRequest | None,
     ) -> SendOutcome:
         """One transaction; the connection goes back to the pool if it is still usable afterwards."""
         reusable = False
         try:
-            outcome = await self._transaction(client, sender, recipients, payload, size)
+            outcome = await self._transaction(client, sender, recipients, payload, size, dsn)
             reusable = True
             return outcome
         except _AllRefused as exc:
@@ -440,14 +500,21 @@ class SmtpTransport:
                 client.close()
 
     async def _transaction(
-        self, client: aiosmtplib.SMTP, sender: str, recipients: list[str], payload: bytes, size: int
+        self,
+        client: aiosmtplib.SMTP,
+        sender: str,
+        recipients: list[str],
+        payload: bytes,
+        size: int,
+        dsn: DsnRequest | None,
     ) -> SendOutcome:
         """MAIL, RCPT and DATA, then the content as `data_payload` prepared it.
 
         The addresses are checked already (`normalize_address`: no controls, spaces or angle
         brackets), so the commands are written as they are rather than parsed again. A relay that
         offers PIPELINING gets the commands in one write; otherwise they go one at a time through
-        aiosmtplib's `execute_command`.
+        aiosmtplib's `execute_command`. DSN parameters go only to a relay that offers DSN: any
+        other would refuse a parameter it does not know (555, RFC 5321 §4.1.1.11).
         """
         utf8 = not (sender.isascii() and all(recipient.isascii() for recipient in recipients))
         options = b""
@@ -457,10 +524,19 @@ class SmtpTransport:
             options += b" SMTPUTF8"
         if client.supports_extension("size"):
             options += b" SIZE=%d" % size
+        asked = dsn if dsn is not None and client.supports_extension("dsn") else None
+        if asked is not None:
+            options += asked.mail_parameters
         encoding = "utf-8" if utf8 else "ascii"
         commands = [
             b"MAIL FROM:<" + sender.encode(encoding) + b">" + options,
-            *(b"RCPT TO:<" + recipient.encode(encoding) + b">" for recipient in recipients),
+            *(
+                b"RCPT TO:<"
+                + recipient.encode(encoding)
+                + b">"
+                + (asked.rcpt_parameters(recipient) if asked is not None else b"")
+                for recipient in recipients
+            ),
             b"DATA",
         ]
         pipeline = _pipeline_of(client)

@@ -105,6 +105,9 @@ class Message(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[Timestamp]
     sent_at: Mapped[MaybeTimestamp]
+    # When the relay reported the mail delivered to the recipient's mailbox (a success DSN, RFC 3464);
+    # asked for channel messages only, and only relays that offer DSN ever report it.
+    delivered_at: Mapped[MaybeTimestamp]
     opened_at: Mapped[MaybeTimestamp]
     clicked_at: Mapped[MaybeTimestamp]
 
