@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
@@ -92,6 +93,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         try:
             if listener is not None:
                 await listener.start()
+            # What exists now (modules, routes, schemas, compiled statements: some 200,000 objects)
+            # lives as long as the process. Frozen out of the collector's reach, a full collection no
+            # longer walks it: that walk was a ~100 ms pause, the API's worst latency under load.
+            gc.freeze()
             yield
         finally:
             if listener is not None:
