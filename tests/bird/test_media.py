@@ -230,14 +230,42 @@ async def test_downloads_of_unknown_media_are_404(client: httpx.AsyncClient) -> 
         assert response.json() == {"code": "NotFound", "message": "Not Found."}
 
 
-@pytest.fixture
-async def small_app(settings: Settings, tmp_path: Path) -> AsyncIterator[FastAPI]:
-    """An app whose media may be at most 1000 bytes, stored in a directory of its own."""
+async def app_with(settings: Settings, tmp_path: Path, **changes: Any) -> AsyncIterator[FastAPI]:
+    """An app with these settings changed, its media stored in a directory of its own."""
     shared = media_config.current()
-    application = create_app(settings.model_copy(update={"media_max_bytes": 1000, "data_dir": tmp_path}))
+    application = create_app(settings.model_copy(update={**changes, "data_dir": tmp_path}))
     yield application
     media_config.configure(shared)  # create_app made its config the process's; the other tests use the shared one
     await application.state.roost.engine.dispose()
+
+
+@pytest.fixture
+async def small_app(settings: Settings, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """An app whose media may be at most 1000 bytes."""
+    async for application in app_with(settings, tmp_path, media_max_bytes=1000):
+        yield application
+
+
+@pytest.fixture
+async def wildcard_app(settings: Settings, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """An app that takes every image type."""
+    async for application in app_with(settings, tmp_path, media_content_types="image/*"):
+        yield application
+
+
+async def test_a_wildcard_takes_only_well_formed_types(wildcard_app: FastAPI, account: Tenant) -> None:
+    async with client_for(wildcard_app) as client:
+        bird = Bird(client, account)
+        for malformed in ("image/*", "image/p\u00e9ng", "image/png/x", "image/x y", "image/" + "x" * 200):
+            response = await bird.post(PRESIGN, {"contentType": malformed})
+            assert response.status_code == 422, malformed
+            assert set(response.json()["details"]) == {"contentType"}
+        presigned = await presign(bird, "image/x-icon")
+        icon = await upload(client, presigned, b"\x00\x00\x01\x00", filename="favicon.ico", file_type="image/x-icon")
+        assert icon.status_code == 204
+        download = await client.get(presigned["mediaUrl"])
+        assert download.status_code == 200
+        assert download.headers["content-type"] == "image/x-icon"
 
 
 async def test_an_oversize_file_is_413_and_nothing_is_kept(small_app: FastAPI, account: Tenant) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.channel import service as channel_service
+from roost.config import MEDIA_TYPE
 from roost.errors import Invalid, NotFound
 from roost.kit.clock import utcnow
 from roost.kit.ids import parse_uuid
@@ -73,7 +74,10 @@ async def presign(
 ) -> PresignedUpload:
     """A pending media and the form that uploads its file; for one channel when `channel_id` is given (seed 004)."""
     wanted = bare_type(content_type)
-    if not allowed_type(wanted, config.content_types):
+    # The syntax first: with `image/*` allowed, `image/<anything>` would otherwise be stored and
+    # later fail as the download's Content-Type header.
+    concrete = MEDIA_TYPE.fullmatch(wanted) is not None and not wanted.endswith("/*") and len(wanted) <= 127
+    if not concrete or not allowed_type(wanted, config.content_types):
         raise Invalid.field("contentType", f"The contentType {wanted or content_type!r} may not be uploaded.")
     channel = await channel_service.get(session, account_id=account_id, channel_id=channel_id) if channel_id else None
     now = utcnow()
