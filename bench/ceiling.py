@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from roost.config import Settings
 from roost.db import create_engine
 
 PAGE_SIZE = 15
@@ -72,7 +73,9 @@ def _like_pattern(keyword: str) -> str:
 
 
 def create_app() -> Starlette:
-    engine: AsyncEngine = create_engine(os.environ["BENCH_DATABASE_URL"])
+    # The pool `roost serve` gets by default.
+    pool_size = Settings.model_fields["db_pool_size"].default
+    engine: AsyncEngine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=pool_size)
     account_id = int(os.environ["BENCH_ACCOUNT_ID"])
     naive_times = engine.dialect.name == "sqlite"
 
