@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from roost.db.sqlite import OneTripDBAPI
+
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -44,7 +46,7 @@ def create_engine(url: str, *, pool_size: int = 10, synchronous_commit: bool = T
     """
     full = async_url(url)
     if full.startswith("sqlite"):
-        engine = create_async_engine(full, pool_size=pool_size, max_overflow=pool_size)
+        engine = create_async_engine(full, pool_size=pool_size, max_overflow=pool_size, module=OneTripDBAPI())
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {} if synchronous_commit else {"server_settings": {"synchronous_commit": "off"}}

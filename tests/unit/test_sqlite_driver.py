@@ -1,0 +1,59 @@
+"""The SQLite driver adapter (roost.db.sqlite): what the DBAPI tells SQLAlchemy after each statement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from roost.db import create_engine
+
+
+async def test_statements_report_rows_counts_and_ids(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'driver.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+            inserted = await connection.execute(text("INSERT INTO item (name) VALUES ('a')"))
+            assert inserted.lastrowid == 1
+            many = await connection.execute(
+                text("INSERT INTO item (name) VALUES (:name)"), [{"name": "b"}, {"name": "c"}]
+            )
+            assert many.rowcount == 2
+            returned = await connection.execute(text("INSERT INTO item (name) VALUES ('d') RETURNING id, name"))
+            assert returned.all() == [(4, "d")]
+            updated = await connection.execute(text("UPDATE item SET name = name || '!' WHERE id > 2"))
+            assert updated.rowcount == 2
+            rows = await connection.execute(text("SELECT id, name FROM item ORDER BY id"))
+            assert list(rows.keys()) == ["id", "name"]
+            assert rows.all() == [(1, "a"), (2, "b"), (3, "c!"), (4, "d!")]
+            empty = await connection.execute(text("SELECT id FROM item WHERE id > 10"))
+            assert empty.all() == []
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO item (name) VALUES ('a')"))
+    finally:
+        await engine.dispose()
+
+
+async def test_rollbacks_undo_open_transactions_only(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'driver.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY)"))
+            await connection.execute(text("INSERT INTO item (id) VALUES (1)"))
+        async with engine.connect() as connection:
+            await connection.execute(text("INSERT INTO item (id) VALUES (2)"))
+            await connection.rollback()
+            # Nothing open now: a second rollback and a commit are no-ops, not errors.
+            await connection.rollback()
+            await connection.commit()
+            await connection.execute(text("INSERT INTO item (id) VALUES (3)"))
+            await connection.commit()
+        async with engine.connect() as connection:
+            ids = (await connection.execute(text("SELECT id FROM item ORDER BY id"))).scalars().all()
+        assert ids == [1, 3]
+    finally:
+        await engine.dispose()
