@@ -31,6 +31,11 @@ async def test_statements_report_rows_counts_and_ids(tmp_path: Path) -> None:
             assert rows.all() == [(1, "a"), (2, "b"), (3, "c!"), (4, "d!")]
             empty = await connection.execute(text("SELECT id FROM item WHERE id > 10"))
             assert empty.all() == []
+            first = await connection.execute(text("SELECT id FROM item ORDER BY id"))
+            assert first.fetchmany() == [(1,)]
+            assert first.fetchmany(2) == [(2,), (3,)]
+            streamed = await connection.stream(text("SELECT id FROM item ORDER BY id"))
+            assert [row async for row in streamed] == [(1,), (2,), (3,), (4,)]
         with pytest.raises(IntegrityError):
             async with engine.begin() as connection:
                 await connection.execute(text("INSERT INTO item (name) VALUES ('a')"))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -49,17 +48,19 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
 class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A buffered cursor whose statement crosses to the driver's thread once."""
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
     def __init__(self, adapt_connection: Any) -> None:
         # No driver cursor to make (a crossing): each statement makes, uses and closes its own.
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
         self._soft_closed_memoized = EMPTY_DICT
         self._rows = collections.deque()
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self._arraysize = 1
 
     @property
     def description(self) -> Any:
@@ -72,6 +73,14 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     @property
     def lastrowid(self) -> int:
         return self._lastrowid  # type: ignore[return-value]
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
@@ -88,15 +97,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         await self._run(operation, seq_of_parameters, many=True)
 
     async def _async_soft_close(self) -> None:
-        return None
-
-    def close(self) -> None:
-        self._rows.clear()
-
-    def fetchall(self) -> Sequence[Any]:
-        rows = list(self._rows)
-        self._rows.clear()
-        return rows
+        return None  # the driver's cursor is closed already: the rows are all here
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
