@@ -223,6 +223,19 @@ async def test_malformed_uploads_are_400(client: httpx.AsyncClient, bird: Bird) 
     assert (await upload(client, presigned)).status_code == 204
 
 
+async def test_a_large_file_downloads_whole(client: httpx.AsyncClient, bird: Bird) -> None:
+    # Several of the download's chunks, the last one partial.
+    content = bytes(range(256)) * 1500 + b"end"
+    presigned = await presign(bird, "application/pdf")
+    assert (
+        await upload(client, presigned, content, filename="report.pdf", file_type="application/pdf")
+    ).status_code == 204
+    download = await client.get(presigned["mediaUrl"])
+    assert download.status_code == 200
+    assert download.headers["content-length"] == str(len(content))
+    assert download.content == content
+
+
 async def test_downloads_of_unknown_media_are_404(client: httpx.AsyncClient) -> None:
     for path in (f"/media/{uuid.uuid4()}", "/media/not-a-uuid"):
         response = await client.get(path)

@@ -162,12 +162,12 @@ async def download(session: AsyncSession, *, config: MediaConfig, media_id: str)
     media = await media_named(session, public_id) if public_id else None
     if media is None or media.status != "uploaded":
         raise NotFound()
-    content = await config.storage.read(media.uuid)
-    if content is None:
+    file = await config.storage.open(media.uuid)
+    if file is None:
         raise NotFound()
     return StoredMedia(
         id=media.uuid,
-        content=content,
+        file=file,
         content_type=media.content_type,
         filename=media.filename or default_filename(media.uuid, media.content_type),
     )

@@ -11,7 +11,7 @@ import asyncio
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -45,6 +45,28 @@ class MediaStorage(Protocol):
     async def read(self, media_id: uuid.UUID) -> bytes | None:
         """The media's bytes, or None when it has none."""
         ...
+
+    async def open(self, media_id: uuid.UUID) -> FileStream | None:
+        """The media's bytes to stream (a download), or None when it has none."""
+        ...
+
+
+CHUNK_BYTES = 64 * 1024
+
+
+@dataclass(slots=True)
+class FileStream:
+    """An open file read in chunks, closed once read through (or when the reader stops)."""
+
+    size: int
+    handle: BinaryIO
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            while chunk := await asyncio.to_thread(self.handle.read, CHUNK_BYTES):
+                yield chunk
+        finally:
+            await asyncio.to_thread(self.handle.close)
 
 
 class LocalMediaStorage:
@@ -96,6 +118,16 @@ class LocalMediaStorage:
             return await asyncio.to_thread(self._path(media_id).read_bytes)
         except FileNotFoundError:
             return None
+
+    async def open(self, media_id: uuid.UUID) -> FileStream | None:
+        try:
+            return await asyncio.to_thread(self._open, media_id)
+        except FileNotFoundError:
+            return None
+
+    def _open(self, media_id: uuid.UUID) -> FileStream:
+        handle = self._path(media_id).open("rb")
+        return FileStream(size=os.fstat(handle.fileno()).st_size, handle=handle)
 
 
 def _flush(handle: BinaryIO) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from roost.errors import Conflict, DomainError, Forbidden
+from roost.media.storage import FileStream
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,10 +20,10 @@ class MediaContent:
 
 @dataclass(frozen=True, slots=True)
 class StoredMedia:
-    """An uploaded file as its mediaUrl serves it."""
+    """An uploaded file as its mediaUrl serves it: opened, to be streamed."""
 
     id: uuid.UUID
-    content: bytes
+    file: FileStream
     content_type: str
     filename: str
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from roost.api.bird.errors import BirdErrorOut, error_response
@@ -125,10 +126,12 @@ async def download_media(
     session: SessionDep, state: StateDep, media_id: str = Path(max_length=64, description="The media's UUID.")
 ) -> Response:
     stored = await media_service.download(session, config=state.media, media_id=media_id)
-    return Response(
-        stored.content,
+    # Streamed: a file may be as large as the upload limit allows, and downloads run side by side.
+    return StreamingResponse(
+        stored.file.chunks(),
         media_type=stored.content_type,
         headers={
+            "Content-Length": str(stored.file.size),
             "Content-Disposition": content_disposition(stored.filename),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
