@@ -154,6 +154,42 @@ async def test_transient_refusals_are_retried_and_permanent_ones_bounce_without_
     assert bounced["status"] == "bounced"  # refused for good: later mail skips this contact
 
 
+async def test_a_list_is_queued_in_chunks_and_each_recipient_mailed_once(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
+) -> None:
+    domain = f"{uuid.uuid4().hex[:8]}.example"
+    wanted = await _contacts(api, domain, 7, tag="Chunked")
+    tag_id = (await api.get("/tags", keyword="Chunked")).json()["data"][0]["tag_id"]
+    broadcast = await _broadcast(api, recipients=[{"match": "any", "conditions": [{"type": "tag", "value": tag_id}]}])
+    broadcast_id = broadcast["broadcast_id"]
+
+    async def queued() -> list[str]:
+        async with sessionmaker() as session:
+            statement = select(Message.to_address).where(Message.broadcast_id == broadcast_id)
+            return sorted((await session.scalars(statement)).all())
+
+    async with sessionmaker() as session, session.begin():
+        await delivery_service.start_due_broadcasts(session, now=utcnow(), limit=100, chunk=3)
+    assert await queued() == sorted(wanted[:3])  # the first chunk, in contact id order
+    # Every queued message finished, the broadcast still is not sent: recipients are left.
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Message).where(Message.broadcast_id == broadcast_id).values(status="sent"))
+        await delivery_service.finish_broadcasts(session, now=utcnow())
+    assert (await api.get(f"/broadcasts/{broadcast_id}")).json()["status"] == "sending"
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Message).where(Message.broadcast_id == broadcast_id).values(status="queued"))
+        await delivery_service.resolve_broadcasts(session, now=utcnow(), limit=100, chunk=3)
+    assert await queued() == sorted(wanted[:6])
+
+    sent = await _drain(_runner(settings, sessionmaker, sink.url), api, broadcast_id)
+    assert await queued() == sorted(wanted)
+    delivered = [r.recipients[0] for r in sink.received if r.recipients[0].endswith("@" + domain)]
+    assert sorted(delivered) == sorted(wanted)  # each once
+    assert sent["stats"]["sent"] == 7
+    async with sessionmaker() as session:
+        assert (await session.get(Broadcast, broadcast_id)).resolved_through is None  # type: ignore[union-attr]
+
+
 async def test_unsubscribed_contacts_get_nothing_even_when_already_queued(
     api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
 ) -> None:

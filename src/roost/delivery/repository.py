@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, Table, insert, literal, select, update
+from sqlalchemy import Select, Table, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,11 +65,33 @@ async def due_broadcasts(session: AsyncSession, *, now: datetime, limit: int) ->
     return list((await session.scalars(_locking(session, statement))).all())
 
 
+async def resolving_broadcasts(session: AsyncSession, *, limit: int) -> list[Broadcast]:
+    """Sending broadcasts whose recipients are not all queued yet."""
+    statement = (
+        select(Broadcast)
+        .where(Broadcast.status == "sending", Broadcast.resolved_through.is_not(None))
+        .order_by(Broadcast.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(_locking(session, statement))).all())
+
+
 async def queue_broadcast(
-    session: AsyncSession, *, broadcast: Broadcast, recipients: Select[int], now: datetime
-) -> int:
-    """One message per recipient, made by one INSERT … SELECT; how many were queued."""
-    chosen = recipients.subquery()
+    session: AsyncSession, *, broadcast: Broadcast, recipients: Select[int], after: int, limit: int, now: datetime
+) -> int | None:
+    """A message for each of the next `limit` recipients in contact id order after `after`, by one
+    INSERT … SELECT; the last contact id queued, or None when no recipient is left after this chunk."""
+    chosen = select(recipients.subquery().c.id)
+    chunk = (
+        select(Contact.id)
+        .where(Contact.id.in_(chosen), Contact.id > after)
+        .order_by(Contact.id)
+        .limit(limit)
+        .subquery()
+    )
+    last, count = (await session.execute(select(func.max(chunk.c.id), func.count()).select_from(chunk))).one()
+    if not count:
+        return None
     source = select(
         literal(broadcast.account_id),
         literal("broadcast"),
@@ -80,10 +102,10 @@ async def queue_broadcast(
         literal(0),
         literal(now),
         literal(now),
-    ).where(Contact.id.in_(select(chosen.c.id)))
+    ).where(Contact.id.in_(chosen), Contact.id > after, Contact.id <= last)
     columns = ["account_id", "kind", "broadcast_id", "contact_id", "to_address", "status", "attempts", "due_at"]
-    result = await session.execute(insert(Message).from_select([*columns, "created_at"], source))
-    return int(getattr(result, "rowcount", 0) or 0)
+    await session.execute(insert(Message).from_select([*columns, "created_at"], source))
+    return int(last) if count == limit else None
 
 
 async def due_memberships(
@@ -324,5 +346,7 @@ async def close_finished_broadcasts(session: AsyncSession, *, now: datetime) -> 
     """Sending broadcasts with no unfinished message left become `sent`, in one UPDATE."""
     unfinished = select(Message.id).where(Message.broadcast_id == Broadcast.id, UNFINISHED)
     await session.execute(
-        update(Broadcast).where(Broadcast.status == "sending", ~unfinished.exists()).values(status="sent", sent_at=now)
+        update(Broadcast)
+        .where(Broadcast.status == "sending", Broadcast.resolved_through.is_(None), ~unfinished.exists())
+        .values(status="sent", sent_at=now)
     )

@@ -155,6 +155,8 @@ class DeliveryRunner:
 
     async def _housekeeping(self) -> None:
         async with self.gate(), self.sessionmaker() as session, session.begin():
+            # The broadcasts under way first: one started now gets its next chunk on the next pass.
+            await service.resolve_broadcasts(session, now=utcnow())
             await service.start_due_broadcasts(session, now=utcnow())
         async with self.gate(), self.sessionmaker() as session, session.begin():
             await service.advance_sequences(session, now=utcnow())

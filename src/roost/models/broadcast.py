@@ -8,7 +8,7 @@ from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roost.db import Base
-from roost.models._types import AccountFk, IdPk, JsonDoc, MaybeTimestamp, Timestamp
+from roost.models._types import AccountFk, BigId, IdPk, JsonDoc, MaybeTimestamp, Timestamp
 from roost.models.sequence import EmailStats, Sender
 
 BROADCAST_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
@@ -35,6 +35,9 @@ class Broadcast(Sender, EmailStats, Base):
     schedule_timezone: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[str] = mapped_column(String(16), default="draft")
     sent_at: Mapped[MaybeTimestamp]
+    # While `sending`: the contact id up to which recipients are queued, the rest still to come
+    # (they are queued in chunks, in id order); None once every recipient has its message.
+    resolved_through: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[Timestamp]
     updated_at: Mapped[Timestamp]
 
