@@ -43,6 +43,8 @@ FIRST_RETRY = 1.0
 LAST_RETRY = 300.0
 # After a failed pass (the database away), the loop waits this long before the next one.
 PASS_RETRY = 1.0
+# The longest pause between polls when no event comes: rules react within a second of a quiet spell.
+IDLE_PAUSE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +115,13 @@ class Dispatcher:
 
     async def run(self) -> None:
         log.info("event dispatcher started")
+        idle_pause = self.poll_interval
         while not self._stopping.is_set():
             try:
                 handled = await self.run_once()
-                pause = self.poll_interval
+                pause = idle_pause
+                # Idle, the pause doubles up to IDLE_PAUSE (each poll is a query); any event resets it.
+                idle_pause = self.poll_interval if handled else min(idle_pause * 2, max(IDLE_PAUSE, self.poll_interval))
             except Exception:  # the database is away: the events stay pending, the next pass retries
                 log.exception("dispatching events failed")
                 handled, pause = 0, PASS_RETRY
