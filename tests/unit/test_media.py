@@ -93,6 +93,8 @@ def test_content_disposition_escapes() -> None:
         ("", "application/octet-stream"),
         ("garbage", "application/octet-stream"),
         ("image/*", "application/octet-stream"),
+        ("image/p\u00e9ng", "application/octet-stream"),
+        ("image/" + "x" * 200, "application/octet-stream"),
     ],
 )
 def test_content_type_of(header: str | None, bare: str) -> None:

@@ -115,13 +115,14 @@ class Dispatcher:
 
     async def run(self) -> None:
         log.info("event dispatcher started")
+        # Idle, the pause doubles up to IDLE_PAUSE (each poll is a query); any event resets it.
+        longest = max(IDLE_PAUSE, self.poll_interval)
         idle_pause = self.poll_interval
         while not self._stopping.is_set():
             try:
                 handled = await self.run_once()
                 pause = idle_pause
-                # Idle, the pause doubles up to IDLE_PAUSE (each poll is a query); any event resets it.
-                idle_pause = self.poll_interval if handled else min(idle_pause * 2, max(IDLE_PAUSE, self.poll_interval))
+                idle_pause = self.poll_interval if handled else min(idle_pause * 2, longest)
             except Exception:  # the database is away: the events stay pending, the next pass retries
                 log.exception("dispatching events failed")
                 handled, pause = 0, PASS_RETRY

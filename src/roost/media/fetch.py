@@ -14,8 +14,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from roost.config import MEDIA_TYPE
-from roost.media.types import MediaContent, MediaUnavailable
+from roost.media.types import MediaContent, MediaUnavailable, concrete_type
 from roost.net import guard
 from roost.net import http as net_http
 
@@ -27,8 +26,7 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 def content_type_of(header: str | None) -> str:
     """The bare media type of a Content-Type header (`image/png`), or application/octet-stream."""
-    bare = (header or "").split(";", 1)[0].strip().lower()
-    return bare if MEDIA_TYPE.fullmatch(bare) and not bare.endswith("/*") else DEFAULT_TYPE
+    return concrete_type(header or "") or DEFAULT_TYPE
 
 
 async def fetch(url: str, *, allow_private: bool, max_bytes: int, within: float, max_redirects: int) -> MediaContent:

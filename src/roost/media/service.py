@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.channel import service as channel_service
-from roost.config import MEDIA_TYPE
 from roost.errors import Invalid, NotFound
 from roost.kit.clock import utcnow
 from roost.kit.ids import parse_uuid
@@ -34,6 +33,8 @@ from roost.media.types import (
     UploadGrant,
     UploadTooLarge,
     UploadTypeMismatch,
+    bare_type,
+    concrete_type,
 )
 from roost.models import Media
 from roost.net import guard
@@ -44,11 +45,6 @@ MAX_FILENAME = 255
 # What a client sends when it does not know the file's type (curl does for most extensions):
 # the signed Content-Type field then says what the file is.
 UNDECLARED_TYPES = frozenset({"", "application/octet-stream"})
-
-
-def bare_type(content_type: str) -> str:
-    """`Text/Plain; charset=utf-8` -> `text/plain`."""
-    return content_type.split(";", 1)[0].strip().lower()
 
 
 def allowed_type(content_type: str, allowed: frozenset[str]) -> bool:
@@ -73,12 +69,12 @@ async def presign(
     channel_id: str | None = None,
 ) -> PresignedUpload:
     """A pending media and the form that uploads its file; for one channel when `channel_id` is given (seed 004)."""
-    wanted = bare_type(content_type)
     # The syntax first: with `image/*` allowed, `image/<anything>` would otherwise be stored and
     # later fail as the download's Content-Type header.
-    concrete = MEDIA_TYPE.fullmatch(wanted) is not None and not wanted.endswith("/*") and len(wanted) <= 127
-    if not concrete or not allowed_type(wanted, config.content_types):
-        raise Invalid.field("contentType", f"The contentType {wanted or content_type!r} may not be uploaded.")
+    wanted = concrete_type(content_type)
+    if wanted is None or not allowed_type(wanted, config.content_types):
+        shown = bare_type(content_type) or content_type
+        raise Invalid.field("contentType", f"The contentType {shown!r} may not be uploaded.")
     channel = await channel_service.get(session, account_id=account_id, channel_id=channel_id) if channel_id else None
     now = utcnow()
     media = MediaRepository(session, account_id).add(

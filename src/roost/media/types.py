@@ -6,8 +6,25 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from roost.config import MEDIA_TYPE
 from roost.errors import Conflict, DomainError, Forbidden
 from roost.media.storage import FileStream
+
+# RFC 6838 §4.2 caps a type name and a subtype name at 127 characters each; no real type comes near
+# that for the two together.
+MAX_TYPE_LENGTH = 127
+
+
+def bare_type(content_type: str) -> str:
+    """`Text/Plain; charset=utf-8` -> `text/plain`."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def concrete_type(content_type: str) -> str | None:
+    """The bare type when it names one type a Content-Type header can carry (not `image/*`), else None."""
+    bare = bare_type(content_type)
+    well_formed = MEDIA_TYPE.fullmatch(bare) is not None and len(bare) <= MAX_TYPE_LENGTH
+    return bare if well_formed and not bare.endswith("/*") else None
 
 
 @dataclass(frozen=True, slots=True)
