@@ -3,6 +3,7 @@ how the status follows, and the reads."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email
 import email.policy
@@ -17,12 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.bounce import service as bounce_service
 from roost.bounce.reports import Report
+from roost.channel.messages import send_many
+from roost.channel.types import Accepted, NewMessage, Receiver, Submission
 from roost.delivery.runner import DeliveryRunner
+from roost.errors import Conflict, Invalid, NotFound
 from roost.kit.clock import utcnow
-from roost.models import ChannelMessage, Event, Message
+from roost.models import ChannelMessage, Contact, Event, Message
 from tests.bird.test_channels import RFC3339_MS
 from tests.bird.test_media import presign, upload
-from tests.helpers import Api, Bird
+from tests.helpers import Api, Bird, Tenant
 from tests.mail.sink import Sink
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -269,6 +273,77 @@ async def test_an_idempotency_key_makes_retries_safe(
     )
     assert different.status_code == 409
     assert different.json()["code"] == "Conflict"
+
+
+async def test_concurrent_sends_are_each_accepted_once_and_delivered(
+    bird: Bird, channel: dict[str, Any], runner: DeliveryRunner, sink: Sink, sessionmaker: Sessions
+) -> None:
+    path = f"/channels/{channel['id']}/messages"
+    readers = [address(f"reader{number}") for number in range(24)]
+    retried = {"receiver": to(address("retried")), "body": text_body("once")}
+    responses = await asyncio.gather(
+        *(bird.post(path, {"receiver": to(reader), "body": text_body(f"for {reader}")}) for reader in readers),
+        *(bird.post(path, retried, headers={"Idempotency-Key": "checkout-9"}) for _ in range(3)),
+        bird.post(path, {"receiver": {"contacts": [{"id": "999999999"}]}, "body": text_body()}),
+    )
+    *accepted, refused = responses
+    assert [response.status_code for response in accepted] == [202] * 27
+    assert refused.status_code == 422
+    assert len({response.json()["id"] for response in accepted[:24]}) == 24
+    assert len({response.json()["id"] for response in accepted[24:]}) == 1
+    for reader in readers:
+        (mail,) = await mail_to(runner, sink, reader)
+        assert mail.get_content().strip() == f"for {reader}"
+    async with sessionmaker() as session:
+        retried_rows = (
+            await session.scalars(
+                select(Message).where(Message.to_address == retried["receiver"]["contacts"][0]["identifierValue"])
+            )
+        ).all()
+    assert len(retried_rows) == 1
+
+
+async def test_sends_taken_together_are_each_accepted_or_refused_on_their_own(
+    bird: Bird, other_account: Tenant, channel: dict[str, Any], sessionmaker: Sessions
+) -> None:
+    account_id, channel_id = bird.account.id, channel["id"]
+    stray, kept = address("stray"), address("kept")
+
+    def new(*receivers: Receiver, request_hash: str) -> NewMessage:
+        return NewMessage(receivers=receivers, text="Hello", request_hash=request_hash)
+
+    keyed = new(Receiver(address("keyed"), None), request_hash="keyed")
+    submissions = [
+        Submission(account_id, channel_id, new(Receiver(kept, None), request_hash="kept")),
+        Submission(account_id, channel_id, new(Receiver(stray, None), Receiver(None, 999_999_999), request_hash="bad")),
+        Submission(account_id, channel_id, keyed, "order-1"),
+        Submission(account_id, channel_id, keyed, "order-1"),
+        Submission(account_id, channel_id, new(Receiver(address(), None), request_hash="other"), "order-1"),
+        Submission(account_id, str(uuid.uuid4()), new(Receiver(address(), None), request_hash="nowhere")),
+        Submission(other_account.id, channel_id, new(Receiver(address(), None), request_hash="not-theirs")),
+    ]
+    async with sessionmaker() as session:
+        outcomes = await send_many(session, submissions)
+        await session.commit()
+    first, unknown_contact, keyed_first, keyed_again, keyed_differently, no_channel, foreign = outcomes
+    assert isinstance(first, Accepted)
+    assert first.message.receivers[0]["address"] == kept
+    assert isinstance(unknown_contact, Invalid)
+    assert "receiver.contacts.1.id" in unknown_contact.errors
+    assert isinstance(keyed_first, Accepted)
+    assert not keyed_first.replayed
+    assert isinstance(keyed_again, Accepted)
+    assert keyed_again.replayed
+    assert keyed_again.message.uuid == keyed_first.message.uuid
+    assert isinstance(keyed_differently, Conflict)
+    assert isinstance(no_channel, NotFound)
+    assert isinstance(foreign, NotFound)
+    async with sessionmaker() as session:
+        made = (await session.scalars(select(ChannelMessage.uuid).where(ChannelMessage.account_id == account_id))).all()
+        # The refused message left nothing behind, not even a contact for its address.
+        strays = (await session.scalars(select(Contact.id).where(Contact.email == stray))).all()
+    assert sorted(made) == sorted([first.message.uuid, keyed_first.message.uuid])
+    assert strays == []
 
 
 async def test_an_inactive_or_unknown_channel_refuses_to_send(bird: Bird, channel: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from roost.api.v1.routes import (
 )
 from roost.background import Background
 from roost.bounce.listener import bounce_listener
+from roost.channel.intake import Intake
 from roost.config import Settings, get_settings
 from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
 from roost.delivery.addressing import Addressing
@@ -68,15 +69,17 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     # The delivery engine's calls into roost.media use the process's configuration: this app's.
     media_config.configure(media_settings)
     limiter = RateLimiter(settings.rate_limit, redis_url=settings.redis_url) if settings.rate_limit_enabled else None
+    sessionmaker, write_gate = create_sessionmaker(engine), WriteGate(engine)
     state = AppState(
         settings=settings,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=sessionmaker,
         read_sessionmaker=create_read_sessionmaker(engine),
-        write_gate=WriteGate(engine),
+        write_gate=write_gate,
         limiter=limiter,
         addressing=Addressing.from_settings(settings),
         media=media_settings,
+        intake=Intake(sessionmaker, write_gate),
         pixel_limiter=(
             RateLimiter(settings.pixel_rate_limit, redis_url=settings.redis_url, namespace="roost-pixel")
             if settings.pixel_rate_limit_enabled

@@ -12,6 +12,7 @@ from roost.api.middleware import RATE_HEADERS_KEY
 from roost.api.state import AppState
 from roost.auth import service as auth_service
 from roost.auth.types import Principal
+from roost.db import is_reading
 from roost.errors import Forbidden, NotFound, Unauthenticated
 from roost.kit.ids import parse_uuid
 
@@ -48,18 +49,19 @@ async def authorize(
     if needed not in principal.scopes:
         raise Forbidden()
     if account_service.last_seen_due(principal.last_seen_at):
-        await _record_api_use(request, session, state, principal.account_id)
+        await _record_api_use(session, state, principal.account_id)
     return principal
 
 
-async def _record_api_use(request: Request, session: AsyncSession, state: AppState, account_id: int) -> None:
+async def _record_api_use(session: AsyncSession, state: AppState, account_id: int) -> None:
     """Touch last_seen_at in a writing session.
 
-    A read's session must not write: on SQLite that would skip the write gate and hold the database's
-    write lock until the read ends. So a read records in a short session of its own that passes the
-    gate; a write's session already holds the gate (taking it again would wait on itself).
+    A read session must not write: its writes are not committed, and on SQLite they would skip the
+    write gate and hold the database's write lock until the read ends. So a read session records in
+    a short session of its own that passes the gate; a writing session already holds the gate
+    (taking it again would wait on itself).
     """
-    if request.method not in READ_METHODS:
+    if not is_reading(session):
         await account_service.touch_last_seen(session, account_id=account_id)
         return
     async with unit_of_work(state, reading=False) as writer:

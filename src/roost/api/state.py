@@ -1,4 +1,4 @@
-"""What an app instance holds: settings, the engine and its sessions, the rate limiter, mail addressing, media."""
+"""What an app instance holds: settings, the engine and its sessions, the rate limiter, addressing, media, intake."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from roost.api.ratelimit import RateLimiter
+from roost.channel.intake import Intake
 from roost.config import Settings
 from roost.db import WriteGate
 from roost.delivery.addressing import Addressing
@@ -23,4 +24,6 @@ class AppState:
     limiter: RateLimiter | None
     addressing: Addressing
     media: MediaConfig
+    # Where the Bird face's sends are accepted, in batches.
+    intake: Intake
     pixel_limiter: RateLimiter | None = None

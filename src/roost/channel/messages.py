@@ -1,7 +1,7 @@
 """Messages sent through a channel (CONVENTIONS §10): accepted as rows, sent by the delivery engine, read back.
 
-A channel message is accepted in one transaction with a `messages` row per receiver (kind
-`channel`), which the delivery engine claims, composes and sends like any other mail: retries,
+Channel messages are accepted many at a time (`send_many`, fed by the intake's batches), each with
+a `messages` row per receiver (kind `channel`), which the delivery engine claims, composes and sends like any other mail: retries,
 leases, pacing, bounces and tracking come with it. The channel message's status is what its
 receivers' mail adds up to, brought up to date whenever one of them ends or is reported
 delivered (`settle`); each change is also a `message.status` event for webhooks.
@@ -13,8 +13,11 @@ import base64
 import binascii
 import re
 import uuid
-from collections.abc import Collection, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +26,18 @@ from roost import events
 from roost.channel import repository
 from roost.channel import service as channel_service
 from roost.channel.repository import ChannelMessageRepository, ReceiverOutcome, receiver_matches, tagged
-from roost.channel.types import Accepted, InteractionView, MessageFilter, MessagePage, NewMessage, Receiver
+from roost.channel.types import (
+    Accepted,
+    InteractionView,
+    MessageFilter,
+    MessagePage,
+    NewMessage,
+    Receiver,
+    Submission,
+)
 from roost.contact import service as contact_service
 from roost.contact.types import MessagedContact
-from roost.errors import Conflict, Invalid, NotFound
+from roost.errors import Conflict, DomainError, Invalid, NotFound
 from roost.kit.clock import utcnow
 from roost.kit.ids import MAX_ID, parse_uuid
 from roost.media import service as media_service
@@ -50,93 +61,135 @@ _PAGE_TOKEN_PREFIX = b"roost-page:"
 FAILURE_SOURCE = {"code": "smtp", "name": "Roost delivery"}
 
 
-async def send(
-    session: AsyncSession, *, account_id: int, channel_id: str, new: NewMessage, idempotency_key: str | None = None
-) -> Accepted:
-    """Accept a message for sending through an active channel; the same Idempotency-Key answers the same message."""
-    channel = await channel_service.get(session, account_id=account_id, channel_id=channel_id)
+async def send_many(session: AsyncSession, submissions: Sequence[Submission]) -> list[Accepted | DomainError]:
+    """Accept many messages with a handful of statements for them all: each one's message, or why it was refused.
+
+    A refused submission changes nothing. One that repeats an earlier submission's Idempotency-Key
+    is taken after it, so it answers the message the earlier one made.
+    """
+    outcomes: dict[int, Accepted | DomainError] = {}
+    waiting = dict(enumerate(submissions))
+    while waiting:
+        keys_taken: set[tuple[int, str]] = set()
+        by_account: dict[int, dict[int, Submission]] = defaultdict(dict)
+        for index, submission in waiting.items():
+            if submission.idempotency_key is not None:
+                key = (submission.account_id, submission.idempotency_key)
+                if key in keys_taken:
+                    continue
+                keys_taken.add(key)
+            by_account[submission.account_id][index] = submission
+        for account_id, batch in by_account.items():
+            outcomes.update(await _accept(session, account_id, batch))
+        waiting = {index: submission for index, submission in waiting.items() if index not in outcomes}
+    return [outcomes[index] for index in range(len(submissions))]
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A submission that passed the checks of its own, waiting for its receivers and tags."""
+
+    submission: Submission
+    channel: Channel
+    status: str
+    due_at: datetime
+    expires_at: datetime
+    tag_names: list[str]
+    from_email: str
+    subject: str
+    html: str | None
+    text: str | None
+    template_version_id: int | None
+    receivers: list[tuple[Receiver, MessagedContact]] = field(default_factory=list)
+    tags: list[Tag] = field(default_factory=list)
+
+
+async def _accept(
+    session: AsyncSession, account_id: int, batch: dict[int, Submission]
+) -> dict[int, Accepted | DomainError]:
+    """Accept one account's submissions (no Idempotency-Key twice), by their index."""
+    now = utcnow()
     repo = ChannelMessageRepository(session, account_id)
-    if idempotency_key is not None:
-        earlier = await repo.by_idempotency_key(idempotency_key)
-        if earlier is not None:
-            if earlier.request_hash != new.request_hash or earlier.channel_id != channel.id:
-                raise Conflict("This Idempotency-Key was used for a different request.")
-            return Accepted(earlier, replayed=True)
+    channels = await channel_service.by_public_ids(
+        session, account_id=account_id, channel_ids={submission.channel_id for submission in batch.values()}
+    )
+    earlier = await repo.by_idempotency_keys(
+        {submission.idempotency_key for submission in batch.values() if submission.idempotency_key is not None}
+    )
+    outcomes: dict[int, Accepted | DomainError] = {}
+    drafts: dict[int, _Draft] = {}
+    for index, submission in batch.items():
+        try:
+            drafted = await _draft(session, submission, channels.get(submission.channel_id), earlier, now)
+        except DomainError as refusal:
+            outcomes[index] = refusal
+            continue
+        if isinstance(drafted, Accepted):
+            outcomes[index] = drafted
+        else:
+            drafts[index] = drafted
+    for index, unknown_contact in (await _resolve_receivers(session, account_id, drafts)).items():
+        outcomes[index] = unknown_contact
+        del drafts[index]
+    if not drafts:
+        return outcomes
+    await _resolve_tags(session, account_id, drafts.values())
+    rows = [_row(draft, now) for draft in drafts.values()]
+    # Core inserts with the rows as parameters: this is the API's hottest write, and the ORM's unit
+    # of work would double its cost.
+    ids = await repo.insert_many(rows)
+    messages = {index: ChannelMessage(id=id_, **row) for index, id_, row in zip(drafts, ids, rows, strict=True)}
+    await repo.link_tags([(messages[index].id, tag.id) for index, draft in drafts.items() for tag in draft.tags])
+    receiver_rows = [
+        _receiver_row(draft, messages[index].id, contact, now)
+        for index, draft in drafts.items()
+        for _, contact in draft.receivers
+    ]
+    await repository.insert_receiver_messages(session, receiver_rows)
+    await _announce(session, list(messages.values()))
+    # A message none of whose receivers may be sent to has ended already.
+    sent_to = {row["channel_message_id"] for row in receiver_rows if row["status"] == "queued"}
+    for settled in await settle(session, [m.id for m in messages.values() if m.id not in sent_to]):
+        message = next(m for m in messages.values() if m.id == settled.id)
+        for column in ("status", "failure_code", "failure_description", "last_status_at", "updated_at"):
+            setattr(message, column, getattr(settled, column))
+    outcomes.update((index, Accepted(message)) for index, message in messages.items())
+    return outcomes
+
+
+async def _draft(
+    session: AsyncSession,
+    submission: Submission,
+    channel: Channel | None,
+    earlier: Mapping[str, ChannelMessage],
+    now: datetime,
+) -> _Draft | Accepted:
+    """Check a submission on its own: its draft, the message an earlier request with its key made, or a DomainError."""
+    new = submission.new
+    if channel is None:
+        raise NotFound()
+    replayed = earlier.get(submission.idempotency_key) if submission.idempotency_key is not None else None
+    if replayed is not None:
+        if replayed.request_hash != new.request_hash or replayed.channel_id != channel.id:
+            raise Conflict("This Idempotency-Key was used for a different request.")
+        return Accepted(replayed, replayed=True)
     if channel.status != "active":
         raise Invalid.field("channelId", "The channel is not active: activate it before sending through it.")
-    now = utcnow()
     due_at, status = _schedule(new.scheduled_for, now)
-    validity = _validity(new.validity)
-    subject, html, text, template_version_id = await _content(session, account_id, new)
-    await _check_attachments(session, account_id, new)
-    receivers = await _receivers(session, account_id, new.receivers)
-    tags = await _tags(session, account_id, new.tags)
-    values = {
-        "uuid": uuid.uuid4(),
-        "account_id": account_id,
-        "channel_id": channel.id,
-        "status": status,
-        "reference": new.reference,
-        "use_case": new.use_case,
-        "link_tracking": new.link_tracking if new.link_tracking is not None else new.use_case == "marketing",
-        "subject": subject,
-        "from_email": _from_address(channel, new.from_username),
-        "from_name": new.from_display_name if new.from_display_name is not None else channel.sender_name,
-        "reply_to": new.reply_to or channel.reply_to,
-        "html": html,
-        "text": text,
-        "attachments": [{"mediaUrl": a.media_url, "filename": a.filename, "inline": a.inline} for a in new.attachments],
-        "receivers": [
-            {"address": contact.email, "type": receiver.type, "contactId": contact.id}
-            for receiver, contact in receivers
-        ],
-        "tags": [tag.name.lower() for tag in tags],
-        "content": new.content,
-        "template_version_id": template_version_id,
-        "scheduled_for": new.scheduled_for,
-        "expires_at": due_at + validity,
-        "failure_code": None,
-        "failure_description": None,
-        "idempotency_key": idempotency_key,
-        "request_hash": new.request_hash,
-        "created_at": now,
-        "updated_at": now,
-        "last_status_at": now,
-    }
-    # Core inserts: this is the API's hottest write, and the ORM's unit of work would double its cost.
-    message = ChannelMessage(id=await repo.insert(values), **values)
-    if tags:
-        await repo.link_tags(message.id, [tag.id for tag in tags])
-    refusals = {
-        contact.id: f"The contact is {contact.status}: marketing mail is not sent to it."
-        for _, contact in receivers
-        # Marketing mail honours unsubscribes (CONVENTIONS §10): such a receiver gets nothing.
-        if new.use_case == "marketing" and contact.status in NOT_FOR_MARKETING
-    }
-    await repository.insert_receiver_messages(
-        session,
-        [
-            {
-                "account_id": account_id,
-                "kind": "channel",
-                "channel_message_id": message.id,
-                "contact_id": contact.id,
-                "to_address": contact.email,
-                "status": "cancelled" if contact.id in refusals else "queued",
-                "last_error": refusals.get(contact.id),
-                "attempts": 0,
-                "due_at": due_at,
-                "created_at": now,
-            }
-            for _, contact in receivers
-        ],
+    expires_at = due_at + _validity(new.validity)
+    if not new.receivers:
+        raise Invalid.field("receiver.contacts", "The receiver.contacts must name at least one receiver.")
+    if len(new.receivers) > MAX_RECEIVERS:
+        raise Invalid.field("receiver.contacts", f"A message may have at most {MAX_RECEIVERS} receivers.")
+    tag_names = list(dict.fromkeys(name.strip().lower() for name in new.tags if name.strip()))
+    if len(tag_names) > MAX_TAGS:
+        raise Invalid.field("tags", f"A message may have at most {MAX_TAGS} tags.")
+    from_email = _from_address(channel, new.from_username)
+    subject, html, text, template_version_id = await _content(session, submission.account_id, new)
+    await _check_attachments(session, submission.account_id, new)
+    return _Draft(
+        submission, channel, status, due_at, expires_at, tag_names, from_email, subject, html, text, template_version_id
     )
-    await _announce(session, [message])
-    if len(refusals) == len(receivers):
-        for settled in await settle(session, [message.id]):
-            for column in ("status", "failure_code", "failure_description", "last_status_at", "updated_at"):
-                setattr(message, column, getattr(settled, column))
-    return Accepted(message)
 
 
 def _schedule(scheduled_for: datetime | None, now: datetime) -> tuple[datetime, str]:
@@ -185,39 +238,113 @@ async def _check_attachments(session: AsyncSession, account_id: int, new: NewMes
         raise Invalid(problems)
 
 
-async def _receivers(
-    session: AsyncSession, account_id: int, wanted: Sequence[Receiver]
-) -> list[tuple[Receiver, MessagedContact]]:
-    """Each receiver with its contact (made for an unknown address), each address once."""
-    if not wanted:
-        raise Invalid.field("receiver.contacts", "The receiver.contacts must name at least one receiver.")
-    if len(wanted) > MAX_RECEIVERS:
-        raise Invalid.field("receiver.contacts", f"A message may have at most {MAX_RECEIVERS} receivers.")
-    by_email, by_id = await contact_service.for_messaging(
+async def _resolve_receivers(
+    session: AsyncSession, account_id: int, drafts: Mapping[int, _Draft]
+) -> dict[int, DomainError]:
+    """Give each draft its receivers' contacts, each address once; the drafts naming a contact id of no contact.
+
+    Unknown addresses become contacts (CONVENTIONS §10), but only for the drafts that are accepted.
+    """
+    refusals: dict[int, DomainError] = {}
+    wanted_ids = {r.contact_id for d in drafts.values() for r in d.submission.new.receivers if r.contact_id is not None}
+    by_id: dict[int, MessagedContact] = {}
+    if wanted_ids:
+        _, by_id = await contact_service.for_messaging(
+            session, account_id=account_id, emails=[], contact_ids=sorted(wanted_ids)
+        )
+        for index, draft in drafts.items():
+            for position, receiver in enumerate(draft.submission.new.receivers):
+                if receiver.contact_id is not None and receiver.contact_id not in by_id:
+                    refusals[index] = Invalid.field(
+                        f"receiver.contacts.{position}.id", "No contact of this workspace has this id."
+                    )
+                    break
+    accepted = [draft for index, draft in drafts.items() if index not in refusals]
+    by_email, _ = await contact_service.for_messaging(
         session,
         account_id=account_id,
-        emails=[r.address for r in wanted if r.address is not None],
-        contact_ids=[r.contact_id for r in wanted if r.contact_id is not None],
+        emails=[r.address for d in accepted for r in d.submission.new.receivers if r.address is not None],
+        contact_ids=[],
     )
-    resolved: dict[str, tuple[Receiver, MessagedContact]] = {}
-    for index, receiver in enumerate(wanted):
-        contact = by_email.get(receiver.address.lower()) if receiver.address is not None else None
-        if receiver.contact_id is not None:
-            contact = by_id.get(receiver.contact_id)
-            if contact is None:
-                raise Invalid.field(f"receiver.contacts.{index}.id", "No contact of this workspace has this id.")
-        assert contact is not None  # a receiver has an address or an id (the wire schema checks)
-        resolved.setdefault(contact.email.lower(), (receiver, contact))
-    return list(resolved.values())
+    for draft in accepted:
+        resolved: dict[str, tuple[Receiver, MessagedContact]] = {}
+        for receiver in draft.submission.new.receivers:
+            if receiver.contact_id is not None:
+                contact = by_id[receiver.contact_id]
+            else:
+                assert receiver.address is not None  # a receiver has an address or an id (the wire schema checks)
+                contact = by_email[receiver.address.lower()]
+            resolved.setdefault(contact.email.lower(), (receiver, contact))
+        draft.receivers = list(resolved.values())
+    return refusals
 
 
-async def _tags(session: AsyncSession, account_id: int, names: Sequence[str]) -> list[Tag]:
-    lowered = list(dict.fromkeys(name.strip().lower() for name in names if name.strip()))
-    if len(lowered) > MAX_TAGS:
-        raise Invalid.field("tags", f"A message may have at most {MAX_TAGS} tags.")
-    if not lowered:
-        return []
-    return list(await tag_service.get_or_create(session, account_id=account_id, names=lowered))
+async def _resolve_tags(session: AsyncSession, account_id: int, drafts: Iterable[_Draft]) -> None:
+    """Give each draft its tags, creating the missing ones."""
+    drafts = list(drafts)
+    names = list(dict.fromkeys(name for draft in drafts for name in draft.tag_names))
+    if not names:
+        return
+    tags = {
+        tag.name.lower(): tag for tag in await tag_service.get_or_create(session, account_id=account_id, names=names)
+    }
+    for draft in drafts:
+        draft.tags = [tags[name] for name in draft.tag_names]
+
+
+def _row(draft: _Draft, now: datetime) -> dict[str, Any]:
+    """The draft's `channel_messages` row."""
+    new, channel = draft.submission.new, draft.channel
+    return {
+        "uuid": uuid.uuid4(),
+        "account_id": draft.submission.account_id,
+        "channel_id": channel.id,
+        "status": draft.status,
+        "reference": new.reference,
+        "use_case": new.use_case,
+        "link_tracking": new.link_tracking if new.link_tracking is not None else new.use_case == "marketing",
+        "subject": draft.subject,
+        "from_email": draft.from_email,
+        "from_name": new.from_display_name if new.from_display_name is not None else channel.sender_name,
+        "reply_to": new.reply_to or channel.reply_to,
+        "html": draft.html,
+        "text": draft.text,
+        "attachments": [{"mediaUrl": a.media_url, "filename": a.filename, "inline": a.inline} for a in new.attachments],
+        "receivers": [
+            {"address": contact.email, "type": receiver.type, "contactId": contact.id}
+            for receiver, contact in draft.receivers
+        ],
+        "tags": [tag.name.lower() for tag in draft.tags],
+        "content": new.content,
+        "template_version_id": draft.template_version_id,
+        "scheduled_for": new.scheduled_for,
+        "expires_at": draft.expires_at,
+        "failure_code": None,
+        "failure_description": None,
+        "idempotency_key": draft.submission.idempotency_key,
+        "request_hash": new.request_hash,
+        "created_at": now,
+        "updated_at": now,
+        "last_status_at": now,
+    }
+
+
+def _receiver_row(draft: _Draft, channel_message_id: int, contact: MessagedContact, now: datetime) -> dict[str, Any]:
+    """The `messages` row of one receiver, which the delivery engine sends."""
+    # Marketing mail honours unsubscribes (CONVENTIONS §10): such a receiver gets nothing.
+    refused = draft.submission.new.use_case == "marketing" and contact.status in NOT_FOR_MARKETING
+    return {
+        "account_id": draft.submission.account_id,
+        "kind": "channel",
+        "channel_message_id": channel_message_id,
+        "contact_id": contact.id,
+        "to_address": contact.email,
+        "status": "cancelled" if refused else "queued",
+        "last_error": f"The contact is {contact.status}: marketing mail is not sent to it." if refused else None,
+        "attempts": 0,
+        "due_at": draft.due_at,
+        "created_at": now,
+    }
 
 
 def _from_address(channel: Channel, username: str | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,6 +25,9 @@ MESSAGES = cast(Table, Message.__table__)
 _CHANNEL_BY_UUID = select(Channel).where(
     Channel.account_id == bindparam("account_id"), Channel.uuid == bindparam("public_id")
 )
+_CHANNELS_BY_UUIDS = select(Channel).where(
+    Channel.account_id == bindparam("account_id"), Channel.uuid.in_(bindparam("public_ids", expanding=True))
+)
 
 
 class ChannelRepository(ScopedRepository[Channel]):
@@ -35,6 +38,14 @@ class ChannelRepository(ScopedRepository[Channel]):
             _CHANNEL_BY_UUID, {"account_id": self.account_id, "public_id": public_id}
         )
         return row
+
+    async def by_uuids(self, public_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Channel]:
+        if not public_ids:
+            return {}
+        rows = await self.session.scalars(
+            _CHANNELS_BY_UUIDS, {"account_id": self.account_id, "public_ids": sorted(public_ids)}
+        )
+        return {channel.uuid: channel for channel in rows}
 
     async def all(self) -> Sequence[Channel]:
         return (await self.session.scalars(self.scoped().order_by(Channel.id))).all()
@@ -49,22 +60,27 @@ class ChannelMessageRepository(ScopedRepository[ChannelMessage]):
         )
         return row
 
-    async def by_idempotency_key(self, key: str) -> ChannelMessage | None:
-        row: ChannelMessage | None = await self.session.scalar(
-            self.scoped().where(ChannelMessage.idempotency_key == key)
-        )
-        return row
+    async def by_idempotency_keys(self, keys: Collection[str]) -> dict[str, ChannelMessage]:
+        if not keys:
+            return {}
+        rows = await self.session.scalars(self.scoped().where(ChannelMessage.idempotency_key.in_(sorted(keys))))
+        return {row.idempotency_key: row for row in rows if row.idempotency_key is not None}
 
-    async def insert(self, values: dict[str, Any]) -> int:
-        """Insert a channel message of this account; its id."""
-        assert values["account_id"] == self.account_id
-        inserted = await self.session.execute(insert(CHANNEL_MESSAGES).returning(CHANNEL_MESSAGES.c.id), values)
-        return int(inserted.scalar_one())
-
-    async def link_tags(self, message_id: int, tag_ids: Iterable[int]) -> None:
-        await self.session.execute(
-            insert(CHANNEL_MESSAGE_TAGS), [{"channel_message_id": message_id, "tag_id": tag_id} for tag_id in tag_ids]
+    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert channel messages of this account with one statement; their ids, in the order of `rows`."""
+        assert all(row["account_id"] == self.account_id for row in rows)
+        inserted = await self.session.execute(
+            insert(CHANNEL_MESSAGES).returning(CHANNEL_MESSAGES.c.id, sort_by_parameter_order=True), list(rows)
         )
+        return [int(id_) for id_ in inserted.scalars()]
+
+    async def link_tags(self, links: Sequence[tuple[int, int]]) -> None:
+        """Tag channel messages: (message id, tag id) pairs."""
+        if links:
+            await self.session.execute(
+                insert(CHANNEL_MESSAGE_TAGS),
+                [{"channel_message_id": message_id, "tag_id": tag_id} for message_id, tag_id in links],
+            )
 
     async def keyset_page(
         self,

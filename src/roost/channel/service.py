@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,13 @@ async def get(session: AsyncSession, *, account_id: int, channel_id: str) -> Cha
     if channel is None:
         raise NotFound()
     return channel
+
+
+async def by_public_ids(session: AsyncSession, *, account_id: int, channel_ids: Collection[str]) -> dict[str, Channel]:
+    """The workspace's channels with these public ids, by the id as given; ids of no channel are absent."""
+    wanted = {channel_id: parse_uuid(channel_id) for channel_id in channel_ids}
+    found = await ChannelRepository(session, account_id).by_uuids({id_ for id_ in wanted.values() if id_})
+    return {channel_id: found[id_] for channel_id, id_ in wanted.items() if id_ in found}
 
 
 async def create(

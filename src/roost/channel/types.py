@@ -62,6 +62,16 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Submission:
+    """A request to send a message through a channel of the account (by the channel's public id)."""
+
+    account_id: int
+    channel_id: str
+    new: NewMessage
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     """An accepted message; `replayed` when an earlier request with the same Idempotency-Key made it."""
 

@@ -8,6 +8,7 @@ from roost.db.engine import (
     create_engine,
     create_read_sessionmaker,
     create_sessionmaker,
+    is_reading,
     no_gate,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "create_engine",
     "create_read_sessionmaker",
     "create_sessionmaker",
+    "is_reading",
     "no_gate",
 ]

@@ -55,8 +55,13 @@ def create_engine(url: str, *, pool_size: int = 10, synchronous_commit: bool = T
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def create_sessionmaker(engine: AsyncEngine, *, reading: bool = False) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info={"reading": reading})
+
+
+def is_reading(session: AsyncSession) -> bool:
+    """Whether the session came from a read-only maker: what it writes would not be committed."""
+    return bool(session.info.get("reading"))
 
 
 # What write transactions pass through: a WriteGate, or no_gate where nothing else writes.
@@ -98,4 +103,4 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     """
     if engine.dialect.name == "postgresql":
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return create_sessionmaker(engine)
+    return create_sessionmaker(engine, reading=True)

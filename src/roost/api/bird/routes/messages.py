@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Header, Path, Query, Response
 
-from roost.api.bird.auth import WorkspaceDep
+from roost.api.bird.auth import SenderDep, WorkspaceDep
 from roost.api.bird.message_schemas import (
     InteractionListOut,
     InteractionOut,
@@ -15,9 +15,9 @@ from roost.api.bird.message_schemas import (
 )
 from roost.api.bird.routing import BAD_BODY, ChannelId, bird_router
 from roost.api.bird.wire import BirdTimeIn
-from roost.api.deps import SessionDep
+from roost.api.deps import SessionDep, StateDep
 from roost.channel import messages as channel_messages
-from roost.channel.types import MessageFilter
+from roost.channel.types import MessageFilter, Submission
 from roost.errors import Invalid
 from roost.kit.ids import parse_uuid
 from roost.models.channel import CHANNEL_MESSAGE_STATUSES
@@ -43,18 +43,12 @@ Many = Annotated[list[str] | None, Query(max_length=100)]
 async def send_message(
     channel_id: ChannelId,
     body: MessageIn,
-    session: SessionDep,
-    principal: WorkspaceDep,
+    principal: SenderDep,
+    state: StateDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> MessageOut:
-    accepted = await channel_messages.send(
-        session,
-        account_id=principal.account_id,
-        channel_id=channel_id,
-        new=body.to_new(),
-        idempotency_key=idempotency_key,
-    )
+    accepted = await state.intake.send(Submission(principal.account_id, channel_id, body.to_new(), idempotency_key))
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return MessageOut.of(accepted.message, _uuid(channel_id))
