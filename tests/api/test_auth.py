@@ -72,6 +72,30 @@ async def test_revoked_token_stops_working_at_once(
     await _expect_401(await api.get("/account"))
 
 
+async def test_overlapping_requests_are_each_judged_by_their_own_token(
+    client: httpx.AsyncClient, make_account: MakeAccount, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Tokens presented at the same time are looked up together; each request still gets its own answer."""
+    tenants = [await make_account() for _ in range(4)]
+    revoked = await make_account()
+    async with sessionmaker() as session, session.begin():
+        (token,) = await auth_service.list_tokens(session, account_id=revoked.id)
+        await auth_service.revoke_token(session, account_id=revoked.id, token_id=token.id)
+    callers = [*tenants, revoked] * 5
+    responses = await asyncio.gather(
+        *(client.get("/v1/account", headers=tenant.headers) for tenant in callers),
+        *(client.get("/v1/account", headers={"Authorization": f"Bearer roost_pat_unknown{n}"}) for n in range(5)),
+    )
+    for tenant, response in zip(callers, responses, strict=False):
+        if tenant is revoked:
+            await _expect_401(response)
+        else:
+            assert response.status_code == 200
+            assert response.json()["email"] == tenant.email
+    for response in responses[len(callers) :]:
+        await _expect_401(response)
+
+
 async def test_tokens_are_stored_only_as_hashes(
     account: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from roost.api import errors, outbox
+from roost.api.auth import token_lookups
 from roost.api.bird.routes import channels, media, messages, templates
 from roost.api.middleware import BodyLimit, RateHeaders
 from roost.api.public import confirm, pixel, tracking, unsubscribe
@@ -70,15 +71,17 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     media_config.configure(media_settings)
     limiter = RateLimiter(settings.rate_limit, redis_url=settings.redis_url) if settings.rate_limit_enabled else None
     sessionmaker, write_gate = create_sessionmaker(engine), WriteGate(engine)
+    read_sessionmaker = create_read_sessionmaker(engine)
     state = AppState(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
-        read_sessionmaker=create_read_sessionmaker(engine),
+        read_sessionmaker=read_sessionmaker,
         write_gate=write_gate,
         limiter=limiter,
         addressing=Addressing.from_settings(settings),
         media=media_settings,
+        principals=token_lookups(read_sessionmaker),
         intake=Intake(sessionmaker, write_gate),
         pixel_limiter=(
             RateLimiter(settings.pixel_rate_limit, redis_url=settings.redis_url, namespace="roost-pixel")

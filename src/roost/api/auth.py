@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.account import service as account_service
-from roost.api.deps import READ_METHODS, SessionDep, StateDep, unit_of_work
+from roost.api.deps import READ_METHODS, StateDep, unit_of_work
 from roost.api.errors import RateLimited
 from roost.api.middleware import RATE_HEADERS_KEY
 from roost.api.state import AppState
@@ -14,7 +14,11 @@ from roost.auth import service as auth_service
 from roost.auth.types import Principal
 from roost.db import is_reading
 from roost.errors import Forbidden, NotFound, Unauthenticated
+from roost.kit.batching import Batcher
 from roost.kit.ids import parse_uuid
+
+# The overlapping requests of a process are a few dozen at most; a batch is one indexed IN lookup.
+TOKENS_PER_LOOKUP = 100
 
 
 def bearer_token(request: Request, *, schemes: tuple[str, ...] = ("bearer",)) -> str:
@@ -26,9 +30,22 @@ def bearer_token(request: Request, *, schemes: tuple[str, ...] = ("bearer",)) ->
     return token
 
 
+def token_lookups(read_sessionmaker: async_sessionmaker[AsyncSession]) -> Batcher[str, Principal | None]:
+    """Presented tokens resolved in batches: the requests that overlap share one query.
+
+    Nothing is cached, so a revoked token is refused by the next request that presents it.
+    """
+
+    async def look_up(tokens: list[str]) -> list[Principal | None]:
+        async with read_sessionmaker() as session:
+            return await auth_service.principals(session, tokens)
+
+    return Batcher(look_up, max_batch=TOKENS_PER_LOOKUP, name="token lookups")
+
+
 async def authorize(
     request: Request,
-    session: SessionDep,
+    session: AsyncSession | None,
     state: StateDep,
     *,
     schemes: tuple[str, ...] = ("bearer",),
@@ -37,7 +54,9 @@ async def authorize(
     """Resolve the token, count the request against the account's limit (both faces share it), check
     that the path's workspace, if any, is the token's (another one: 404, CONVENTIONS §2), and check
     the scope the method needs."""
-    principal = await auth_service.authenticate(session, token=bearer_token(request, schemes=schemes))
+    principal = await state.principals(bearer_token(request, schemes=schemes))
+    if principal is None:
+        raise Unauthenticated()
     needed = "read" if request.method in READ_METHODS else "write"
     if state.limiter is not None:
         decision = await state.limiter.hit(principal.account_id)
@@ -53,15 +72,15 @@ async def authorize(
     return principal
 
 
-async def _record_api_use(session: AsyncSession, state: AppState, account_id: int) -> None:
-    """Touch last_seen_at in a writing session.
+async def _record_api_use(session: AsyncSession | None, state: AppState, account_id: int) -> None:
+    """Touch last_seen_at in a writing session: the request's, if it has one.
 
     A read session must not write: its writes are not committed, and on SQLite they would skip the
-    write gate and hold the database's write lock until the read ends. So a read session records in
-    a short session of its own that passes the gate; a writing session already holds the gate
-    (taking it again would wait on itself).
+    write gate and hold the database's write lock until the read ends. So without a writing session
+    this records in a short session of its own that passes the gate; a writing session already
+    holds the gate (taking it again would wait on itself).
     """
-    if not is_reading(session):
+    if session is not None and not is_reading(session):
         await account_service.touch_last_seen(session, account_id=account_id)
         return
     async with unit_of_work(state, reading=False) as writer:

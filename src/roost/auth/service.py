@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.account import service as account_service
-from roost.auth.repository import TokenRepository, presented_token
+from roost.auth.repository import PresentedToken, TokenRepository, presented_tokens
 from roost.auth.types import SCOPES, Principal
-from roost.errors import Invalid, NotFound, Unauthenticated
+from roost.errors import Invalid, NotFound
 from roost.kit.clock import utcnow, utcnow_seconds
 from roost.kit.secrets import hash_token, new_token
 from roost.models import AccessToken
@@ -57,13 +60,18 @@ async def revoke_token(session: AsyncSession, *, account_id: int, token_id: int)
     return token
 
 
-async def authenticate(session: AsyncSession, *, token: str) -> Principal:
-    """The principal behind a presented token, or Unauthenticated."""
-    found = await presented_token(session, hash_token(token))
+async def principals(session: AsyncSession, tokens: Sequence[str]) -> list[Principal | None]:
+    """The principal behind each presented token; None for a token that is unknown, revoked or expired."""
+    found = await presented_tokens(session, {hash_token(token) for token in tokens})
+    now = utcnow()
+    return [_principal(found.get(hash_token(token)), now) for token in tokens]
+
+
+def _principal(found: PresentedToken | None, now: datetime) -> Principal | None:
     if found is None or found.revoked_at is not None:
-        raise Unauthenticated()
-    if found.expires_at is not None and found.expires_at <= utcnow():
-        raise Unauthenticated()
+        return None
+    if found.expires_at is not None and found.expires_at <= now:
+        return None
     return Principal(
         account_id=found.account_id,
         workspace_id=found.workspace_id,

@@ -1,10 +1,10 @@
 """Messages sent through a channel (CONVENTIONS §10): accepted as rows, sent by the delivery engine, read back.
 
 Channel messages are accepted many at a time (`send_many`, fed by the intake's batches), each with
-a `messages` row per receiver (kind `channel`), which the delivery engine claims, composes and sends like any other mail: retries,
-leases, pacing, bounces and tracking come with it. The channel message's status is what its
-receivers' mail adds up to, brought up to date whenever one of them ends or is reported
-delivered (`settle`); each change is also a `message.status` event for webhooks.
+a `messages` row per receiver (kind `channel`), which the delivery engine claims, composes and
+sends like any other mail: retries, leases, pacing, bounces and tracking come with it. The channel
+message's status is what its receivers' mail adds up to, brought up to date whenever one of them
+ends or is reported delivered (`settle`); each change is also a `message.status` event for webhooks.
 """
 
 from __future__ import annotations

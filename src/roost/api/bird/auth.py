@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from roost.api.auth import authorize
-from roost.api.deps import SessionDep, StateDep, unit_of_work
+from roost.api.deps import SessionDep, StateDep
 from roost.auth.types import Principal
 
 # Any text: a malformed workspace id answers 404 like another workspace's, after the token is checked.
@@ -21,14 +21,12 @@ async def workspace_principal(
 
 
 async def workspace_sender(request: Request, workspace_id: WorkspaceId, state: StateDep) -> Principal:
-    """The caller of a route that writes through the channel intake rather than the request's session.
+    """The caller of a route that writes through the channel intake rather than a session of its own.
 
-    The token is checked in a read session of its own, closed before the route runs: the request
-    then waits for its batch without holding a pooled connection (or, on SQLite, the write gate
-    that the batch needs).
+    Such a request holds no session while it waits for its batch: neither a pooled connection nor,
+    on SQLite, the write gate that the batch needs.
     """
-    async with unit_of_work(state, reading=True) as session:
-        return await authorize(request, session, state, schemes=("accesskey", "bearer"), workspace_id=workspace_id)
+    return await authorize(request, None, state, schemes=("accesskey", "bearer"), workspace_id=workspace_id)
 
 
 WorkspaceDep = Annotated[Principal, Depends(workspace_principal)]
