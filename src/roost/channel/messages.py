@@ -149,8 +149,9 @@ async def _accept(
     await _announce(session, list(messages.values()))
     # A message none of whose receivers may be sent to has ended already.
     sent_to = {row["channel_message_id"] for row in receiver_rows if row["status"] == "queued"}
-    for settled in await settle(session, [m.id for m in messages.values() if m.id not in sent_to]):
-        message = next(m for m in messages.values() if m.id == settled.id)
+    by_id = {message.id: message for message in messages.values()}
+    for settled in await settle(session, [id_ for id_ in by_id if id_ not in sent_to]):
+        message = by_id[settled.id]
         for column in ("status", "failure_code", "failure_description", "last_status_at", "updated_at"):
             setattr(message, column, getattr(settled, column))
     outcomes.update((index, Accepted(message)) for index, message in messages.items())
