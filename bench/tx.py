@@ -129,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="a server where a throwaway database is created")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of `roost serve`")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--smtp-concurrency", type=int, default=32, help="ROOST_SMTP_CONCURRENCY: SMTP connections per process"
+    )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of measured load")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--html-bytes", type=int, default=2048)
@@ -144,7 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             url = f"sqlite:///{workdir / 'roost-tx.db'}"
         sink_port = stack.enter_context(smtp_sink())
-        env = {**server_env(url, workdir), "ROOST_SMTP_URL": f"smtp://{HOST}:{sink_port}"}
+        env = {
+            **server_env(url, workdir),
+            "ROOST_SMTP_URL": f"smtp://{HOST}:{sink_port}",
+            "ROOST_SMTP_CONCURRENCY": str(args.smtp_concurrency),
+        }
         roost_cli(env, "migrate")
         owner = ("--email", "owner@tx.example.com", "--password", "bench-password")
         account = json.loads(roost_cli(env, "account", "create", *owner, "--json"))
@@ -174,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_average = " ".join(f"{value:.1f}" for value in os.getloadavg())
     print()
     print(f"Bird API send, {args.db}, roost serve --workers {args.workers}, {args.connections} connections, "
-          f"{args.duration:.0f} s, {args.html_bytes:,} B html; load average {load_average}")  # fmt: skip
+          f"{args.smtp_concurrency} SMTP connections a process, {args.duration:.0f} s, {args.html_bytes:,} B html; "
+          f"load average {load_average}")  # fmt: skip
     print(f"  accepted          {load.requests_per_second:8,.0f} msg/s   (errors: {load.errors})")
     print(f"  API latency       p50 {load.p50_ms:6.1f} ms   p99 {load.p99_ms:6.1f} ms")
     if waits:
