@@ -33,10 +33,12 @@ class Batcher(Generic[Item, Result]):
 
     async def __call__(self, item: Item) -> Result:
         """The item's answer, once its batch has run; what the batch raised, if it failed for this item."""
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
         self._waiting.append((item, future))
-        if self._runner is None:
-            self._runner = asyncio.create_task(self._run())
+        # A runner of a loop that has gone (a closed event loop, as in tests) runs nothing any more.
+        if self._runner is None or self._runner.done() or self._runner.get_loop() is not loop:
+            self._runner = loop.create_task(self._run())
         return await future
 
     async def _run(self) -> None:
@@ -50,10 +52,14 @@ class Batcher(Generic[Item, Result]):
                 del self._waiting[: self._max_batch]
                 await self._answer(batch)
         finally:
-            self._runner = None
-            # Only when the runner itself is cancelled (the process stopping): no caller waits forever.
-            for _, future in [*batch, *self._waiting]:
+            # Cancelling futures matters only when the runner itself is cancelled (the process
+            # stopping): no caller waits forever. A done future ignores it.
+            for _, future in batch:
                 future.cancel()
+            if self._runner is asyncio.current_task():
+                self._runner = None
+                for _, future in self._waiting:
+                    future.cancel()
 
     async def _answer(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:
