@@ -4,6 +4,7 @@ webhook fan-out) and the webhook sender, started and stopped together."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,7 +36,12 @@ class Background:
             Worker(sessionmaker),
             DeliveryRunner.from_settings(settings, sessionmaker, gate=gate),
             # The consumers of events, called in one transaction per batch.
-            Dispatcher(sessionmaker, [RuleEngine(), WebhookFanout()], gate=gate),
+            Dispatcher(
+                sessionmaker,
+                [RuleEngine(), WebhookFanout()],
+                gate=gate,
+                retention=timedelta(days=settings.event_retention_days) if settings.event_retention_days else None,
+            ),
             WebhookSender.from_settings(settings, sessionmaker, gate=gate),
         ]
         self._tasks: list[asyncio.Task[None]] = []

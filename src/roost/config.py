@@ -96,6 +96,15 @@ class Settings(BaseSettings):
             " while it works, so only a sender that died loses its messages, this long after."
         ),
     )
+    event_retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description=(
+            "Days an event is kept after rules and webhooks have handled it (nothing reads it again);"
+            " 0 keeps every event."
+        ),
+    )
     bounce_domain: str = Field(
         default="",
         description=(

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.events.dispatcher import Dispatcher, PendingEvent
+from roost.kit.clock import utcnow
 from roost.models import Event
 from roost.rule.engine import RuleEngine
 from tests.rules.conftest import Rules, dispatcher_for, tag_action, tag_trigger
@@ -220,3 +222,44 @@ async def test_two_workers_on_events_of_one_chain_run_the_rule_once(
     tasks = (await rules.api.get(f"/contacts/{contact}/tasks")).json()["data"]
     assert [task["title"] for task in tasks] == ["Welcome"]
     assert len(await rules.runs(once)) == 1
+
+
+async def test_events_are_deleted_once_handled_and_older_than_the_retention(
+    rules: Rules, app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    now = utcnow()
+    long_ago = now - timedelta(days=40)
+
+    def event(occurred_at: datetime, dispatched_at: datetime | None) -> Event:
+        return Event(
+            account_id=rules.api.account.id,
+            type="contact.updated",
+            data={},
+            occurred_at=occurred_at,
+            dispatched_at=dispatched_at,
+        )
+
+    old_and_handled = [event(long_ago, long_ago) for _ in range(7)]
+    kept = {
+        "old but never handled": event(long_ago, None),
+        "handled late, after retries": event(long_ago, now - timedelta(days=2)),
+        "recent": event(now, now),
+    }
+    async with sessionmaker() as session, session.begin():
+        session.add_all([*old_and_handled, *kept.values()])
+    old_ids = {e.id for e in old_and_handled}
+    pruner = Dispatcher(sessionmaker, [], gate=app.state.roost.write_gate, retention=timedelta(days=30), prune_window=3)
+
+    async def left() -> set[int]:
+        ids = old_ids | {e.id for e in kept.values()}
+        async with sessionmaker() as session:
+            return set((await session.scalars(select(Event.id).where(Event.id.in_(ids)))).all())
+
+    # Pass after pass, as the dispatcher prunes once a minute: small windows walk the whole table.
+    async with sessionmaker() as session:
+        events_in_table = int(await session.scalar(select(func.count()).select_from(Event)) or 0)
+    for _ in range(events_in_table // (3 * 50) + 2):
+        await pruner.prune(windows=50)
+    assert await left() == {e.id for e in kept.values()}
+    async with sessionmaker() as session, session.begin():  # leave no pending event to later tests
+        await session.execute(delete(Event).where(Event.id.in_(await left())))

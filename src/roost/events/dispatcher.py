@@ -17,6 +17,9 @@ deleted contact, themselves).
 
 A pass stops taking events once it has run for `budget` seconds and hands the rest of its claim
 back, so that a transaction, and on SQLite the write lock, is held briefly whatever the backlog.
+
+Nothing reads an event once it is dispatched, so with a `retention` the dispatcher deletes the
+events dispatched longer ago than that, once a minute, a window of ids at a time (`prune`).
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.db import Gate, no_gate
@@ -45,6 +48,11 @@ LAST_RETRY = 300.0
 PASS_RETRY = 1.0
 # The longest pause between polls when no event comes: rules react within a second of a quiet spell.
 IDLE_PAUSE = 0.8
+# How often old events are pruned, how many ids one pruning transaction looks at, and how many
+# such windows a pass takes: a million ids every ten minutes, each window a few milliseconds.
+PRUNE_EVERY = 60.0
+PRUNE_WINDOW = 10_000
+PRUNE_WINDOWS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +104,8 @@ class Dispatcher:
         poll_interval: float = 0.1,
         budget: float = 0.05,
         first_retry: float = FIRST_RETRY,
+        retention: timedelta | None = None,
+        prune_window: int = PRUNE_WINDOW,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.handlers = list(handlers)
@@ -109,6 +119,9 @@ class Dispatcher:
         self._claim_size = batch_size
         self._stopping = asyncio.Event()
         self._retries: dict[int, _Retry] = {}  # events whose handling raised, by id
+        self.retention = retention
+        self.prune_window = prune_window
+        self._pruned_through = 0  # the id the next pruning window starts after
 
     def stop(self) -> None:
         self._stopping.set()
@@ -118,11 +131,16 @@ class Dispatcher:
         # Idle, the pause doubles up to IDLE_PAUSE (each poll is a query); any event resets it.
         longest = max(IDLE_PAUSE, self.poll_interval)
         idle_pause = self.poll_interval
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time()
         while not self._stopping.is_set():
             try:
                 handled = await self.run_once()
                 pause = idle_pause
                 idle_pause = self.poll_interval if handled else min(idle_pause * 2, longest)
+                if self.retention is not None and loop.time() >= next_prune:
+                    next_prune = loop.time() + PRUNE_EVERY
+                    await self.prune()
             except Exception:  # the database is away: the events stay pending, the next pass retries
                 log.exception("dispatching events failed")
                 handled, pause = 0, PASS_RETRY
@@ -165,6 +183,33 @@ class Dispatcher:
                     .execution_options(synchronize_session=False)
                 )
         return processed
+
+    async def prune(self, *, windows: int = PRUNE_WINDOWS) -> int:
+        """Delete the events dispatched more than `retention` ago in the next `windows` windows of
+        `prune_window` ids, each window a transaction of its own; how many were deleted.
+
+        A window is a range of the primary key, so what it costs does not grow with the table. The
+        windows walk the table from its oldest id to its newest and then start over, so an event
+        dispatched late (after retries) goes too once it is old enough.
+        """
+        assert self.retention is not None
+        deleted = 0
+        for _ in range(windows):
+            after = self._pruned_through
+            async with self.gate(), self.sessionmaker() as session, session.begin():
+                window = select(Event.id).where(Event.id > after).order_by(Event.id).limit(self.prune_window)
+                last = await session.scalar(select(func.max(window.subquery().c.id)))
+                if last is not None:
+                    done = await session.execute(
+                        delete(Event)
+                        .where(Event.id > after, Event.id <= last, Event.dispatched_at < utcnow() - self.retention)
+                        .execution_options(synchronize_session=False)
+                    )
+                    deleted += cast(CursorResult[Any], done).rowcount
+            self._pruned_through = last or 0
+            if last is None:
+                break  # the walk reached the newest event: the next pass starts again from the oldest
+        return deleted
 
     async def _handle(self, session: AsyncSession, event: PendingEvent) -> bool:
         """Every handler on one event, in a savepoint; False when one raised (the event is retried later)."""
