@@ -62,9 +62,10 @@ async def revoke_token(session: AsyncSession, *, account_id: int, token_id: int)
 
 async def principals(session: AsyncSession, tokens: Sequence[str]) -> list[Principal | None]:
     """The principal behind each presented token; None for a token that is unknown, revoked or expired."""
-    found = await presented_tokens(session, {hash_token(token) for token in tokens})
+    hashes = [hash_token(token) for token in tokens]
+    found = await presented_tokens(session, hashes)
     now = utcnow()
-    return [_principal(found.get(hash_token(token)), now) for token in tokens]
+    return [_principal(found.get(token_hash), now) for token_hash in hashes]
 
 
 def _principal(found: PresentedToken | None, now: datetime) -> Principal | None:
