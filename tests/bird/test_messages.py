@@ -24,6 +24,7 @@ from roost.delivery.runner import DeliveryRunner
 from roost.errors import Conflict, Invalid, NotFound
 from roost.kit.clock import utcnow
 from roost.models import ChannelMessage, Contact, Event, Message
+from tests.bird.conftest import CHANNEL
 from tests.bird.test_channels import RFC3339_MS
 from tests.bird.test_media import presign, upload
 from tests.helpers import Api, Bird, Tenant
@@ -143,6 +144,27 @@ async def test_an_unknown_receiver_becomes_a_non_subscribed_contact(
     await send(bird, channel, {"receiver": to(reader), "body": text_body()})
     found = (await api.get("/contacts", search_by="email", keyword=reader)).json()["data"]
     assert [(c["email"], c["status"]) for c in found] == [(reader, "non_subscribed")]
+
+
+async def test_a_receiver_made_a_contact_is_announced_only_where_a_webhook_listens(
+    bird: Bird, other_bird: Bird, api: Api, channel: dict[str, Any], sessionmaker: Sessions
+) -> None:
+    hook = await api.created("/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["contact.created"]})
+    other_channel = await other_bird.ok("POST", "/channels", CHANNEL, status=201)
+    heard, unheard = address("heard"), address("unheard")
+    await send(bird, channel, {"receiver": to(heard), "body": text_body()})
+    await send(other_bird, other_channel, {"receiver": to(unheard), "body": text_body()})
+    await api.patch(f"/webhooks/{hook['webhook_id']}", {"active": False})  # no later dispatcher tries it
+    async with sessionmaker() as session:
+        created = (
+            await session.execute(
+                select(Contact.email)
+                .join(Event, Event.contact_id == Contact.id)
+                .where(Event.type == "contact.created", Contact.email.in_([heard, unheard]))
+            )
+        ).scalars()
+        assert list(created) == [heard]  # no rule hears contact.created: without a webhook the row is not made
+        assert await session.scalar(select(Contact.status).where(Contact.email == unheard)) == "non_subscribed"
 
 
 async def test_receivers_by_contact_id(

@@ -20,6 +20,7 @@ from roost.channel.types import Accepted, Submission
 from roost.db import WriteGate
 from roost.errors import DomainError
 from roost.kit.batching import Batcher
+from roost.webhook.service import Listeners
 
 # Enough to spread a transaction's round trips thin; more only makes the first requests wait longer.
 MAX_BATCH = 200
@@ -32,6 +33,7 @@ class Intake:
         self._sessionmaker = sessionmaker
         self._write_gate = write_gate
         self._batcher = Batcher(self._accept, max_batch=MAX_BATCH, name="channel intake")
+        self._listeners = Listeners()
 
     async def send(self, submission: Submission) -> Accepted:
         """Accept the message once its batch has committed; raises the DomainError that refused it."""
@@ -42,6 +44,6 @@ class Intake:
 
     async def _accept(self, submissions: list[Submission]) -> list[Accepted | DomainError]:
         async with self._write_gate(), self._sessionmaker() as session:
-            outcomes = await send_many(session, submissions)
+            outcomes = await send_many(session, submissions, listeners=self._listeners)
             await session.commit()
         return outcomes

@@ -61,12 +61,16 @@ _PAGE_TOKEN_PREFIX = b"roost-page:"
 FAILURE_SOURCE = {"code": "smtp", "name": "Roost delivery"}
 
 
-async def send_many(session: AsyncSession, submissions: Sequence[Submission]) -> list[Accepted | DomainError]:
+async def send_many(
+    session: AsyncSession, submissions: Sequence[Submission], *, listeners: webhook_service.Listeners | None = None
+) -> list[Accepted | DomainError]:
     """Accept many messages with a handful of statements for them all: each one's message, or why it was refused.
 
     A refused submission changes nothing. One that repeats an earlier submission's Idempotency-Key
-    is taken after it, so it answers the message the earlier one made.
+    is taken after it, so it answers the message the earlier one made. `listeners` says which
+    accounts' webhooks hear of new contacts and statuses (by default, asked afresh).
     """
+    listeners = listeners or webhook_service.Listeners(ttl=0)
     outcomes: dict[int, Accepted | DomainError] = {}
     waiting = dict(enumerate(submissions))
     while waiting:
@@ -80,7 +84,7 @@ async def send_many(session: AsyncSession, submissions: Sequence[Submission]) ->
                 keys_taken.add(key)
             by_account[submission.account_id][index] = submission
         for account_id, batch in by_account.items():
-            outcomes.update(await _accept(session, account_id, batch))
+            outcomes.update(await _accept(session, account_id, batch, listeners))
         waiting = {index: submission for index, submission in waiting.items() if index not in outcomes}
     return [outcomes[index] for index in range(len(submissions))]
 
@@ -105,7 +109,7 @@ class _Draft:
 
 
 async def _accept(
-    session: AsyncSession, account_id: int, batch: dict[int, Submission]
+    session: AsyncSession, account_id: int, batch: dict[int, Submission], listeners: webhook_service.Listeners
 ) -> dict[int, Accepted | DomainError]:
     """Accept one account's submissions (no Idempotency-Key twice), by their index."""
     now = utcnow()
@@ -128,7 +132,7 @@ async def _accept(
             outcomes[index] = drafted
         else:
             drafts[index] = drafted
-    for index, unknown_contact in (await _resolve_receivers(session, account_id, drafts)).items():
+    for index, unknown_contact in (await _resolve_receivers(session, account_id, drafts, listeners)).items():
         outcomes[index] = unknown_contact
         del drafts[index]
     if not drafts:
@@ -146,11 +150,11 @@ async def _accept(
         for _, contact in draft.receivers
     ]
     await repository.insert_receiver_messages(session, receiver_rows)
-    await _announce(session, list(messages.values()))
+    await _announce(session, list(messages.values()), listeners)
     # A message none of whose receivers may be sent to has ended already.
     sent_to = {row["channel_message_id"] for row in receiver_rows if row["status"] == "queued"}
     by_id = {message.id: message for message in messages.values()}
-    for settled in await settle(session, [id_ for id_ in by_id if id_ not in sent_to]):
+    for settled in await settle(session, [id_ for id_ in by_id if id_ not in sent_to], listeners=listeners):
         message = by_id[settled.id]
         for column in ("status", "failure_code", "failure_description", "last_status_at", "updated_at"):
             setattr(message, column, getattr(settled, column))
@@ -240,11 +244,12 @@ async def _check_attachments(session: AsyncSession, account_id: int, new: NewMes
 
 
 async def _resolve_receivers(
-    session: AsyncSession, account_id: int, drafts: Mapping[int, _Draft]
+    session: AsyncSession, account_id: int, drafts: Mapping[int, _Draft], listeners: webhook_service.Listeners
 ) -> dict[int, DomainError]:
     """Give each draft its receivers' contacts, each address once; the drafts naming a contact id of no contact.
 
-    Unknown addresses become contacts (CONVENTIONS §10), but only for the drafts that are accepted.
+    Unknown addresses become contacts (CONVENTIONS §10), but only for the drafts that are accepted;
+    their `contact.created` is recorded when a webhook of the account listens (no rule hears it).
     """
     refusals: dict[int, DomainError] = {}
     wanted_ids = {r.contact_id for d in drafts.values() for r in d.submission.new.receivers if r.contact_id is not None}
@@ -261,11 +266,13 @@ async def _resolve_receivers(
                     )
                     break
     accepted = [draft for index, draft in drafts.items() if index not in refusals]
+    emails = [r.address for d in accepted for r in d.submission.new.receivers if r.address is not None]
     by_email, _ = await contact_service.for_messaging(
         session,
         account_id=account_id,
-        emails=[r.address for d in accepted for r in d.submission.new.receivers if r.address is not None],
+        emails=emails,
         contact_ids=[],
+        announce_new=bool(emails) and bool(await listeners.among(session, {account_id}, "contact.created")),
     )
     for draft in accepted:
         resolved: dict[str, tuple[Receiver, MessagedContact]] = {}
@@ -445,7 +452,12 @@ async def interactions(
     return message, await ChannelMessageRepository(session, account_id).interactions(message.id)
 
 
-async def settle(session: AsyncSession, channel_message_ids: Collection[int]) -> list[ChannelMessage]:
+async def settle(
+    session: AsyncSession,
+    channel_message_ids: Collection[int],
+    *,
+    listeners: webhook_service.Listeners | None = None,
+) -> list[ChannelMessage]:
     """Bring these channel messages' statuses up to date with their receivers' mail (statuses move forward).
 
     While a receiver's mail is unfinished the message stays accepted (or scheduled). Then it is
@@ -457,6 +469,7 @@ async def settle(session: AsyncSession, channel_message_ids: Collection[int]) ->
     went out (refused, out of retries, out of validity, unsubscribed), with the first failure's
     reason. The messages that changed (status and failure loaded).
     """
+    listeners = listeners or webhook_service.Listeners(ttl=0)
     if not channel_message_ids:
         return []
     outcomes = await repository.receiver_outcomes(session, channel_message_ids)
@@ -473,7 +486,7 @@ async def settle(session: AsyncSession, channel_message_ids: Collection[int]) ->
             message.failure_description = failure.last_error or "The message was not sent."
         changed.append(message)
     await session.flush()
-    await _announce(session, changed)
+    await _announce(session, changed, listeners)
     return changed
 
 
@@ -500,13 +513,13 @@ def _moves_forward(current: str, new: str) -> bool:
     return _RANK[new] > _RANK[current]
 
 
-async def _announce(session: AsyncSession, messages: Sequence[ChannelMessage]) -> None:
+async def _announce(
+    session: AsyncSession, messages: Sequence[ChannelMessage], listeners: webhook_service.Listeners
+) -> None:
     """A `message.status` event per message, for the accounts whose webhooks listen to it."""
     if not messages:
         return
-    listening = await webhook_service.accounts_listening(
-        session, account_ids={m.account_id for m in messages}, event_type="message.status"
-    )
+    listening = await listeners.among(session, {m.account_id for m in messages}, "message.status")
     if not listening:
         return
     channels = {m.channel_id for m in messages if m.account_id in listening}

@@ -131,12 +131,19 @@ async def summaries(session: AsyncSession, *, account_id: int, contact_ids: Sequ
 
 
 async def for_messaging(
-    session: AsyncSession, *, account_id: int, emails: Sequence[str], contact_ids: Sequence[int]
+    session: AsyncSession,
+    *,
+    account_id: int,
+    emails: Sequence[str],
+    contact_ids: Sequence[int],
+    announce_new: bool = True,
 ) -> tuple[dict[str, MessagedContact], dict[int, MessagedContact]]:
     """The contacts a message goes to, by lower-cased address and by id (CONVENTIONS §10).
 
     An address the account does not know becomes a contact with status `non_subscribed`: it can be
     mailed what it asked for but is never a broadcast recipient. Unknown ids are simply absent.
+    Without `announce_new`, the new contacts' `contact.created` events are not recorded: the caller
+    knows that nothing would hear them.
     """
     repo = ContactRepository(session, account_id)
     by_email = await repo.by_emails(emails)
@@ -145,10 +152,11 @@ async def for_messaging(
         created = await repo.insert_missing(missing, status="non_subscribed")
         for contact in created:
             by_email[contact.email.lower()] = contact
-        # One Core INSERT, as the contacts' own: an ORM event would cost a unit-of-work flush per send.
-        await events.record_many(
-            session, type="contact.created", entries=[(account_id, contact.id, {}) for contact in created]
-        )
+        if announce_new:
+            # One Core INSERT, as the contacts' own: an ORM event would cost a unit-of-work flush per send.
+            await events.record_many(
+                session, type="contact.created", entries=[(account_id, contact.id, {}) for contact in created]
+            )
         if len(by_email) < len({email.lower() for email in emails}):  # created meanwhile by another request
             by_email.update(await repo.by_emails(missing))
     return by_email, await repo.by_ids(contact_ids)

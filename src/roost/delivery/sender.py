@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,10 +46,6 @@ RETRY_DEADLINE = timedelta(days=3)
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=2)
 COMPILED_CACHE_SIZE = 64
-# How long whether an account has a webhook listening to `email.sent` is taken as known: a webhook
-# created meanwhile hears of the mail sent from at most this long after its creation.
-LISTENERS_TTL = 1.0
-_LISTENERS_CACHE_SIZE = 1024
 # What carries an email's sender identity and footer.
 _Source = Broadcast | DripSequence
 
@@ -101,7 +96,7 @@ class MessageSender:
         self.dkim = dkim
         self.pacer = pacer
         self._compiled: OrderedDict[tuple[object, ...], CompiledEmail] = OrderedDict()
-        self._listeners: dict[int, tuple[bool, float]] = {}  # account -> (listening, until when known)
+        self.listeners = webhook_service.Listeners()
 
     async def prepare(self, session: AsyncSession, batch: Sequence[ClaimedMessage]) -> PreparedBatch:
         """Read what the batch needs: its emails (compiled) and its contacts."""
@@ -178,7 +173,7 @@ class MessageSender:
             failed[(message.lease.until, reason)].append(message.id)
         for (lease_until, reason), ids in failed.items():
             await repository.conclude(session, ids, lease_until=lease_until, status="failed", last_error=reason)
-        await channel_messages.settle(session, prepared.channel_message_ids)
+        await channel_messages.settle(session, prepared.channel_message_ids, listeners=self.listeners)
 
     async def record(self, session: AsyncSession, results: Sequence[tuple[ClaimedMessage, SendOutcome]]) -> None:
         """Write how sends ended (the caller commits); one UPDATE per kind of outcome, not per message."""
@@ -205,7 +200,7 @@ class MessageSender:
         # One INSERT for the whole group commit: webhooks (`email.sent`) learn of marketing mail sent,
         # for the accounts that have one listening (nothing else reads these events).
         marketing = [m for m in delivered if m.kind in MARKETING_KINDS and m.contact_id is not None]
-        listening = await self._listening(session, {m.account_id for m in marketing})
+        listening = await self.listeners.among(session, {m.account_id for m in marketing}, "email.sent")
         await events.record_many(
             session,
             type="email.sent",
@@ -240,21 +235,10 @@ class MessageSender:
             )
         # Channel messages take the status their receivers' mail adds up to (retries change nothing yet).
         await channel_messages.settle(
-            session, {m.channel_message_id for m, _ in results if m.channel_message_id is not None}
+            session,
+            {m.channel_message_id for m, _ in results if m.channel_message_id is not None},
+            listeners=self.listeners,
         )
-
-    async def _listening(self, session: AsyncSession, account_ids: set[int]) -> set[int]:
-        """Those of the accounts with a webhook listening to `email.sent`, read at most every
-        LISTENERS_TTL seconds per account rather than at every group commit."""
-        now = time.monotonic()
-        unknown = {account_id for account_id in account_ids if self._listeners.get(account_id, (False, now))[1] <= now}
-        if unknown:
-            found = await webhook_service.accounts_listening(session, account_ids=unknown, event_type="email.sent")
-            if len(self._listeners) > _LISTENERS_CACHE_SIZE:
-                self._listeners = {key: known for key, known in self._listeners.items() if known[1] > now}
-            for account_id in unknown:
-                self._listeners[account_id] = (account_id in found, now + LISTENERS_TTL)
-        return {account_id for account_id in account_ids if self._listeners[account_id][0]}
 
     async def _emails(
         self, session: AsyncSession, batch: Sequence[ClaimedMessage]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from collections.abc import Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,10 @@ DELIVERY_SEARCH_BY = ("event", "status", "error")
 DELIVERY_ORDER_BY = ("created_at", "status_code", "latency_ms")
 EVENT_SEARCH_BY = ("type",)
 EVENT_ORDER_BY = ("type",)
+# How long whether an account has a webhook listening to an event type is taken as known: a webhook
+# created or switched on meanwhile hears of the events from at most this long after the change.
+LISTENERS_TTL = 1.0
+_LISTENERS_KEPT = 4096
 MAX_ENDPOINTS = 20  # per account: every event is one message per subscribed endpoint
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix Standard Webhooks secrets carry, not a secret)
 SECRET_BYTES = 32
@@ -80,6 +85,31 @@ async def accounts_listening(session: AsyncSession, *, account_ids: Collection[i
         for account_id, active in endpoints.items()
         if any(catalogue.wants(endpoint.events, event_type) for endpoint in active)
     }
+
+
+class Listeners:
+    """`accounts_listening`, each answer kept for `ttl` seconds per account and event type.
+
+    Events recorded only for webhooks (a contact made by a send, `message.status`, `email.sent`)
+    come a batch at a time; asking at every batch would cost a query each. With `ttl=0` every call
+    asks the database.
+    """
+
+    def __init__(self, ttl: float = LISTENERS_TTL) -> None:
+        self.ttl = ttl
+        self._known: dict[tuple[int, str], tuple[bool, float]] = {}  # -> (listening, known until)
+
+    async def among(self, session: AsyncSession, account_ids: Collection[int], event_type: str) -> set[int]:
+        """Those of the accounts with an active webhook that receives this event type."""
+        now = time.monotonic()
+        unknown = {a for a in account_ids if self._known.get((a, event_type), (False, now))[1] <= now}
+        if unknown:
+            found = await accounts_listening(session, account_ids=unknown, event_type=event_type)
+            if len(self._known) > _LISTENERS_KEPT:
+                self._known = {key: known for key, known in self._known.items() if known[1] > now}
+            for account_id in unknown:
+                self._known[(account_id, event_type)] = (account_id in found, now + self.ttl)
+        return {a for a in account_ids if self._known[(a, event_type)][0]}
 
 
 async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[WebhookEndpoint]:
