@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from roost import events
 from roost.channel import repository
@@ -474,18 +475,22 @@ async def settle(
         return []
     outcomes = await repository.receiver_outcomes(session, channel_message_ids)
     changed = []
+    changes: defaultdict[tuple[Any, ...], list[int]] = defaultdict(list)
     now = utcnow()
     for message in await repository.for_update(session, channel_message_ids):
         status, failure = _status_of(outcomes.get(message.id, []))
         if status is None or status == message.status or not _moves_forward(message.status, status):
             continue
-        message.status = status
-        message.last_status_at = message.updated_at = now
+        values: dict[str, Any] = {"status": status, "last_status_at": now, "updated_at": now}
         if failure is not None:
-            message.failure_code = failure.smtp_code or 0
-            message.failure_description = failure.last_error or "The message was not sent."
+            values["failure_code"] = failure.smtp_code or 0
+            values["failure_description"] = failure.last_error or "The message was not sent."
+        # The objects show the change without holding it as pending: the grouped UPDATEs write it.
+        for column, value in values.items():
+            set_committed_value(message, column, value)
+        changes[(status, now, values.get("failure_code"), values.get("failure_description"))].append(message.id)
         changed.append(message)
-    await session.flush()
+    await repository.update_statuses(session, changes)
     await _announce(session, changed, listeners)
     return changed
 

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, func, insert, select
+from sqlalchemy import ColumnElement, Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
@@ -201,3 +201,22 @@ async def for_update(session: AsyncSession, message_ids: Collection[int]) -> lis
         .where(ChannelMessage.id.in_(sorted(message_ids)))
     )
     return list((await session.scalars(statement)).all())
+
+
+async def update_statuses(session: AsyncSession, changes: dict[tuple[Any, ...], list[int]]) -> None:
+    """Write status changes, one UPDATE for each set of values: `(status, last_status_at, failure_code,
+    failure_description)` (the failure None to keep it as it is) → the ids of the messages taking them.
+
+    A group commit's messages mostly take the same values, so this is one statement where writing
+    each changed object would be one per message.
+    """
+    for (status, at, failure_code, failure_description), ids in changes.items():
+        values: dict[str, Any] = {"status": status, "last_status_at": at, "updated_at": at}
+        if failure_code is not None:
+            values |= {"failure_code": failure_code, "failure_description": failure_description}
+        await session.execute(
+            update(ChannelMessage)
+            .where(ChannelMessage.id.in_(sorted(ids)))
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )

@@ -50,9 +50,11 @@ def create_engine(url: str, *, pool_size: int = 10, synchronous_commit: bool = T
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {} if synchronous_commit else {"server_settings": {"synchronous_commit": "off"}}
-    return create_async_engine(
+    engine = create_async_engine(
         full, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
     )
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine, *, reading: bool = False) -> async_sessionmaker[AsyncSession]:
