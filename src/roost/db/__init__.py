@@ -8,6 +8,7 @@ from roost.db.engine import (
     create_engine,
     create_read_sessionmaker,
     create_sessionmaker,
+    create_statement_sessionmaker,
     is_reading,
     no_gate,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "create_engine",
     "create_read_sessionmaker",
     "create_sessionmaker",
+    "create_statement_sessionmaker",
     "is_reading",
     "no_gate",
 ]

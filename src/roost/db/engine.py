@@ -103,6 +103,14 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     own snapshot anyway, so an explicit transaction only adds the BEGIN and COMMIT round
     trips. SQLite's driver opens no transaction for SELECTs, so there it is the same maker.
     """
+    return create_statement_sessionmaker(engine, reading=True)
+
+
+def create_statement_sessionmaker(engine: AsyncEngine, *, reading: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose every statement commits on its own on PostgreSQL (autocommit): for reads, and
+    for a change made by one statement, which is atomic without a BEGIN and a COMMIT round trip.
+    On SQLite, the usual sessions.
+    """
     if engine.dialect.name == "postgresql":
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return create_sessionmaker(engine, reading=True)
+    return create_sessionmaker(engine, reading=reading)

@@ -24,7 +24,14 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from roost.config import Settings
-from roost.db import Gate, create_engine, create_sessionmaker, no_gate
+from roost.db import (
+    Gate,
+    create_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+    create_statement_sessionmaker,
+    no_gate,
+)
 from roost.delivery import repository, service
 from roost.delivery.addressing import Addressing
 from roost.delivery.capture import CaptureTransport
@@ -69,6 +76,11 @@ class DeliveryRunner:
         lease: timedelta = timedelta(seconds=60),
     ) -> None:
         self.sessionmaker = sessionmaker
+        # A claim is one statement and a batch's preparation only reads: on PostgreSQL they run in
+        # autocommit, without the BEGIN and COMMIT round trips of a transaction.
+        engine = sessionmaker.kw["bind"]
+        self._single_statements = create_statement_sessionmaker(engine)
+        self._reads = create_read_sessionmaker(engine)
         self.sender = sender
         self.gate = gate
         self.concurrency = concurrency
@@ -167,12 +179,12 @@ class DeliveryRunner:
 
     async def _claim_batch(self) -> int:
         """Claim, prepare and queue one batch; how many messages were claimed."""
-        async with self.gate(), self.sessionmaker() as session, session.begin():
+        async with self.gate(), self._single_statements() as session, session.begin():
             batch = await repository.claim(session, now=utcnow(), limit=self.batch_size, lease=self.lease)
         if not batch:
             return 0
         # Should this fail, the batch is not held: its lease runs out and another pass takes it up.
-        async with self.sessionmaker() as session:
+        async with self._reads() as session:
             prepared = await self.sender.prepare(session, batch)
         if prepared.cancelled or prepared.uncomposable:
             async with self.gate(), self.sessionmaker() as session, session.begin():
