@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.config import Settings
 from roost.models import Event
+from roost.webhook.service import Listeners
 from tests.rules.conftest import SENDER, Outbox
 from tests.webhooks.conftest import Hooks
 from tests.webhooks.receiver import Receiver
@@ -64,3 +65,20 @@ async def test_sent_events_are_recorded_only_for_accounts_with_a_webhook_listeni
             select(func.count()).where(Event.account_id == hooks.api.account.id, Event.type == "email.sent")
         )
     assert recorded == 0  # one event per message sent, read by nobody, would cost its insert and dispatch
+
+
+async def test_whether_an_account_listens_is_kept_for_a_moment_then_asked_again(
+    hooks: Hooks, receiver: Receiver, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    now = [0.0]
+    listeners = Listeners(ttl=1.0, clock=lambda: now[0])
+    account_id = hooks.api.account.id
+    async with sessionmaker() as session:
+        assert await listeners.among(session, {account_id}, "message.status") == set()
+        await hooks.create(receiver.url, ["message.status"])
+        now[0] = 0.9
+        assert await listeners.among(session, {account_id}, "message.status") == set()  # the answer kept
+        now[0] = 1.0
+        assert await listeners.among(session, {account_id}, "message.status") == {account_id}
+        assert await listeners.among(session, {account_id}, "email.sent") == set()  # per event type
+        assert await Listeners(ttl=0).among(session, {account_id}, "message.status") == {account_id}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,13 +95,14 @@ class Listeners:
     asks the database.
     """
 
-    def __init__(self, ttl: float = LISTENERS_TTL) -> None:
+    def __init__(self, ttl: float = LISTENERS_TTL, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
+        self._clock = clock
         self._known: dict[tuple[int, str], tuple[bool, float]] = {}  # -> (listening, known until)
 
     async def among(self, session: AsyncSession, account_ids: Collection[int], event_type: str) -> set[int]:
         """Those of the accounts with an active webhook that receives this event type."""
-        now = time.monotonic()
+        now = self._clock()
         unknown = {a for a in account_ids if self._known.get((a, event_type), (False, now))[1] <= now}
         if unknown:
             found = await accounts_listening(session, account_ids=unknown, event_type=event_type)
