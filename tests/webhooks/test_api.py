@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,6 +11,8 @@ from fastapi import FastAPI
 
 from roost.api.app import create_app
 from roost.config import Settings
+from roost.net import guard
+from roost.net.guard import IpAddress
 from roost.webhook.catalogue import CATALOGUE
 from tests.conftest import client_for
 from tests.helpers import Api, Tenant
@@ -205,3 +208,37 @@ async def test_another_accounts_webhooks_are_not_found(hooks: Hooks, other_api: 
     assert (await other_api.get(f"/webhooks/{webhook_id}/deliveries")).status_code == 404
     assert (await other_api.post(f"/webhooks/{webhook_id}/rotate-secret")).status_code == 404
     assert (await other_api.get("/webhooks")).json()["data"] == []
+
+
+async def test_another_accounts_webhook_is_not_found_before_its_new_url_is_checked(
+    strict_app: FastAPI, hooks: Hooks, other_account: Tenant
+) -> None:
+    created = await hooks.create(URL)
+    async with client_for(strict_app) as client:
+        response = await Api(client, other_account).patch(
+            f"/webhooks/{created['webhook_id']}", {"url": "http://10.0.0.1/"}
+        )
+    assert response.status_code == 404
+
+
+async def test_resolving_a_webhooks_host_holds_up_no_other_write(hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resolver that takes its time (up to guard.RESOLVE_TIMEOUT) delays only its own request: on
+    SQLite, the other writes of the process do not queue behind it for the write gate."""
+    entered, release = asyncio.Event(), asyncio.Event()
+    resolve = guard.resolve
+
+    async def slow_resolve(host: str, port: int, *, within: float = guard.RESOLVE_TIMEOUT) -> list[IpAddress]:
+        entered.set()
+        await release.wait()
+        return await resolve(host, port, within=within)
+
+    monkeypatch.setattr(guard, "resolve", slow_resolve)
+    creating = asyncio.create_task(hooks.create("http://localhost:9/hook", ["contact.created"]))
+    await asyncio.wait_for(entered.wait(), timeout=5)
+    tag = await asyncio.wait_for(hooks.api.created("/tags", {"name": "meanwhile"}), timeout=5)
+    assert tag["name"] == "meanwhile"
+    assert not creating.done()
+    release.set()
+    created = await asyncio.wait_for(creating, timeout=5)
+    assert created["url"] == "http://localhost:9/hook"
+    await hooks.api.patch(f"/webhooks/{created['webhook_id']}", {"active": False})  # no later test sends to it

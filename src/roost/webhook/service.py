@@ -22,7 +22,7 @@ from roost.webhook import catalogue, repository
 from roost.webhook.catalogue import EventSpec
 from roost.webhook.repository import DeliveryRepository, EndpointRepository
 from roost.webhook.sender import DESTINATION_RULE, LEASE
-from roost.webhook.types import CreatedEndpoint, DeliveryView
+from roost.webhook.types import CheckedUrl, CreatedEndpoint, DeliveryView
 
 SEARCH_BY = ("url",)
 ORDER_BY = ("url", "created_at")
@@ -56,12 +56,13 @@ def _checked_events(events: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(events))
 
 
-async def _checked_url(url: str, *, allow_private: bool) -> str:
+async def checked_url(url: str, *, allow_private: bool) -> CheckedUrl:
+    """The URL, once its host resolves to addresses webhooks may reach; Invalid (on `url`) otherwise."""
     try:
         await guard.check_url(url, allow_private=allow_private, rule=DESTINATION_RULE)
     except guard.Refused as refused:
         raise Invalid.field("url", refused.message) from None
-    return url
+    return CheckedUrl(url)
 
 
 async def _get_row(repo: EndpointRepository, webhook_id: int) -> WebhookEndpoint:
@@ -127,23 +128,21 @@ async def create(
     session: AsyncSession,
     *,
     account_id: int,
-    url: str,
+    url: CheckedUrl,
     events: Sequence[str],
     active: bool,
-    allow_private: bool,
 ) -> CreatedEndpoint:
     """Subscribe a URL to event types (`*`: all); its signing secret is given out this once."""
     repo = EndpointRepository(session, account_id)
     subscribed = _checked_events(events)
     if await repo.count() >= MAX_ENDPOINTS:
         raise Invalid.field("url", f"An account may have at most {MAX_ENDPOINTS} webhooks.")
-    await _checked_url(url, allow_private=allow_private)
     now = utcnow_seconds()
     secret = new_secret()
     endpoint = repo.add(
         WebhookEndpoint(
             account_id=account_id,
-            url=url,
+            url=url.value,
             events=subscribed,
             active=active,
             secret=secret,
@@ -160,10 +159,9 @@ async def update(
     *,
     account_id: int,
     webhook_id: int,
-    url: str | None = None,
+    url: CheckedUrl | None = None,
     events: Sequence[str] | None = None,
     active: bool | None = None,
-    allow_private: bool,
 ) -> WebhookEndpoint:
     """Change what is given. Switching a webhook on again clears why it was switched off; its messages
     still pending are then sent, in order."""
@@ -175,8 +173,8 @@ async def update(
         if subscribed != endpoint.events:
             endpoint.events = subscribed
             changed = True
-    if url is not None and url != endpoint.url:
-        endpoint.url = await _checked_url(url, allow_private=allow_private)
+    if url is not None and url.value != endpoint.url:
+        endpoint.url = url.value
         changed = True
     if active is not None and active != endpoint.active:
         endpoint.active = active

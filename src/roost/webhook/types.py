@@ -7,6 +7,17 @@ from roost.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 
 @dataclass(frozen=True, slots=True)
+class CheckedUrl:
+    """A webhook URL whose host resolved to addresses webhooks may reach (`service.checked_url`).
+
+    Resolving can take seconds, so it is done before the change's session opens: on SQLite a writing
+    session holds the process's write gate, and every other write would wait on the resolver.
+    """
+
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class CreatedEndpoint:
     """A new endpoint, or one whose secret was just rotated: the secret is shown this once."""
 

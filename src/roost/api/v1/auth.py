@@ -15,4 +15,10 @@ async def authenticate(request: Request, session: SessionDep, state: StateDep) -
     return await authorize(request, session, state)
 
 
+async def authenticate_without_session(request: Request, state: StateDep) -> Principal:
+    """The caller of a route that opens its unit of work itself, after slow checks made outside it."""
+    return await authorize(request, None, state)
+
+
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+CallerDep = Annotated[Principal, Depends(authenticate_without_session)]

@@ -4,8 +4,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
 
-from roost.api.deps import SessionDep, StateDep
-from roost.api.v1.auth import PrincipalDep
+from roost.api.deps import SessionDep, StateDep, unit_of_work
+from roost.api.v1.auth import CallerDep, PrincipalDep
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
 from roost.api.v1.webhook_schemas import (
@@ -98,17 +98,13 @@ async def list_webhooks(request: Request, session: SessionDep, principal: Princi
     summary="Create a webhook",
     description=CREATE,
 )
-async def create_webhook(
-    body: WebhookIn, session: SessionDep, principal: PrincipalDep, state: StateDep
-) -> WebhookSecretOut:
-    created = await webhook_service.create(
-        session,
-        account_id=principal.account_id,
-        url=body.url,
-        events=body.events,
-        active=body.active,
-        allow_private=state.settings.webhooks_allow_private,
-    )
+async def create_webhook(body: WebhookIn, principal: CallerDep, state: StateDep) -> WebhookSecretOut:
+    # The URL's host is resolved before the unit of work opens: see CheckedUrl.
+    url = await webhook_service.checked_url(body.url, allow_private=state.settings.webhooks_allow_private)
+    async with unit_of_work(state, reading=False) as session:
+        created = await webhook_service.create(
+            session, account_id=principal.account_id, url=url, events=body.events, active=body.active
+        )
     return WebhookSecretOut.created(created)
 
 
@@ -124,17 +120,23 @@ async def get_webhook(webhook_id: WebhookId, session: SessionDep, principal: Pri
     summary="Update a webhook: only the given properties change",
 )
 async def update_webhook(
-    webhook_id: WebhookId, body: WebhookPatch, session: SessionDep, principal: PrincipalDep, state: StateDep
+    webhook_id: WebhookId, body: WebhookPatch, principal: CallerDep, state: StateDep
 ) -> WebhookOut:
-    endpoint = await webhook_service.update(
-        session,
-        account_id=principal.account_id,
-        webhook_id=webhook_id,
-        url=body.url,
-        events=body.events,
-        active=body.active,
-        allow_private=state.settings.webhooks_allow_private,
-    )
+    url = None
+    if body.url is not None:
+        async with unit_of_work(state, reading=True) as session:  # another account's webhook: 404 first
+            await webhook_service.get(session, account_id=principal.account_id, webhook_id=webhook_id)
+        # The URL's host is resolved before the writing unit of work opens: see CheckedUrl.
+        url = await webhook_service.checked_url(body.url, allow_private=state.settings.webhooks_allow_private)
+    async with unit_of_work(state, reading=False) as session:
+        endpoint = await webhook_service.update(
+            session,
+            account_id=principal.account_id,
+            webhook_id=webhook_id,
+            url=url,
+            events=body.events,
+            active=body.active,
+        )
     return WebhookOut.of(endpoint)
 
 
