@@ -142,8 +142,7 @@ async def _accept(
     rows = [_row(draft, now) for draft in drafts.values()]
     # Core inserts with the rows as parameters: this is the API's hottest write, and the ORM's unit
     # of work would double its cost.
-    ids = await repo.insert_many(rows)
-    messages = {index: ChannelMessage(id=id_, **row) for index, id_, row in zip(drafts, ids, rows, strict=True)}
+    messages = dict(zip(drafts, await repo.insert_many(rows), strict=True))
     await repo.link_tags([(messages[index].id, tag.id) for index, draft in drafts.items() for tag in draft.tags])
     receiver_rows = [
         _receiver_row(draft, messages[index].id, contact, now)

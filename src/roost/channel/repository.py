@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
 from roost.channel.types import InteractionView
-from roost.db.repository import ScopedRepository
+from roost.db.repository import ScopedRepository, written
 from roost.models import Channel, ChannelMessage, ChannelMessageTag, Interaction, Message, Tag
 
 CHANNEL_MESSAGES = cast(Table, ChannelMessage.__table__)
@@ -66,13 +66,15 @@ class ChannelMessageRepository(ScopedRepository[ChannelMessage]):
         rows = await self.session.scalars(self.scoped().where(ChannelMessage.idempotency_key.in_(sorted(keys))))
         return {row.idempotency_key: row for row in rows if row.idempotency_key is not None}
 
-    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Insert channel messages of this account with one statement; their ids, in the order of `rows`."""
+    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> list[ChannelMessage]:
+        """Insert channel messages of this account with one statement; them, in the order of `rows`."""
         assert all(row["account_id"] == self.account_id for row in rows)
         inserted = await self.session.execute(
             insert(CHANNEL_MESSAGES).returning(CHANNEL_MESSAGES.c.id, sort_by_parameter_order=True), list(rows)
         )
-        return [int(id_) for id_ in inserted.scalars()]
+        return [
+            written(ChannelMessage, {**row, "id": int(id_)}) for id_, row in zip(inserted.scalars(), rows, strict=True)
+        ]
 
     async def link_tags(self, links: Sequence[tuple[int, int]]) -> None:
         """Tag channel messages: (message id, tag id) pairs."""

@@ -6,12 +6,24 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, UnaryExpression, asc, desc, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, class_mapper
 
 from roost.db.base import Base
 from roost.kit.paging import ListParams, Page, like_pattern
 
 M = TypeVar("M", bound=Base)
+
+
+def written(model: type[M], values: dict[str, Any]) -> M:
+    """An instance of `model` holding the values of a row just written with Core, outside any session.
+
+    Made as the ORM makes the instances it loads, without the constructor: the constructor's event
+    for every attribute costs more than the row's share of a multi-row INSERT (27 µs against 1.5 µs
+    for a channel message).
+    """
+    instance: M = class_mapper(model).class_manager.new_instance()
+    instance.__dict__.update(values)
+    return instance
 
 
 class ScopedRepository(Generic[M]):
