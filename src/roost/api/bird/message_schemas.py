@@ -182,8 +182,9 @@ class MessageIn(BirdIn):
         info = (self.meta.extra_information if self.meta else None) or {}
         return str(info.get("useCase", "marketing"))
 
-    def to_new(self) -> NewMessage:
-        """The domain's view of the request, with a hash of its meaning for Idempotency-Key replays."""
+    def to_new(self, *, keyed: bool) -> NewMessage:
+        """The domain's view of the request; `keyed` (it carries an Idempotency-Key) adds a hash of its
+        meaning, which tells a replay from another request with the same key."""
         sent = self.model_dump(mode="json", by_alias=True, exclude_unset=True)  # as the client wrote it
         metadata = self.body.content().metadata if self.body is not None else None
         meta_email = self.meta.email if self.meta else None
@@ -231,7 +232,7 @@ class MessageIn(BirdIn):
             link_tracking=self.enable_link_tracking,
             content={key: sent[key] for key in ("body", "template") if key in sent},
             # The standard library's json: template variables may hold integers of any size.
-            request_hash=hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest(),
+            request_hash=hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest() if keyed else "",
         )
 
 

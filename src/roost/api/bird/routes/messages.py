@@ -48,7 +48,9 @@ async def send_message(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> MessageOut:
-    accepted = await state.intake.send(Submission(principal.account_id, channel_id, body.to_new(), idempotency_key))
+    accepted = await state.intake.send(
+        Submission(principal.account_id, channel_id, body.to_new(keyed=idempotency_key is not None), idempotency_key)
+    )
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return MessageOut.of(accepted.message, _uuid(channel_id))
