@@ -53,6 +53,8 @@ def create_engine(url: str, *, pool_size: int = 10, synchronous_commit: bool = T
     engine = create_async_engine(
         full, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
     )
+    # An executemany INSERT goes as multi-row statements: asyncpg's own executemany has the server run
+    # the statement once per row, which cost a `messages` row 85 µs of PostgreSQL time against 49 µs.
     engine.dialect.use_insertmanyvalues_wo_returning = True
     return engine
 
