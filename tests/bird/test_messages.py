@@ -13,12 +13,12 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.bounce import service as bounce_service
 from roost.bounce.reports import Report
-from roost.channel.messages import send_many
+from roost.channel.messages import send_many, settle
 from roost.channel.types import Accepted, NewMessage, Receiver, Submission
 from roost.delivery.runner import DeliveryRunner
 from roost.errors import Conflict, Invalid, NotFound
@@ -431,6 +431,37 @@ async def test_a_refused_recipient_fails_the_message_with_the_reply(
     assert "No such user" in read["failure"]["description"]
     interactions = await bird.ok("GET", f"/channels/{channel['id']}/messages/{sent['id']}/interactions")
     assert [i["type"] for i in interactions["results"]] == ["bounced"]
+
+
+async def test_two_receivers_settled_at_once_by_two_recorders_make_the_message_sent(
+    bird: Bird, channel: dict[str, Any], sessionmaker: Sessions
+) -> None:
+    """Two workers record the outcomes of a message's two receivers at the same moment: the second
+    settles after the first commits and sees both copies sent."""
+    sent = await send(bird, channel, {"receiver": to(address("first"), address("second")), "body": text_body()})
+    async with sessionmaker() as first, sessionmaker() as second:
+        if first.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite runs one writer at a time: two recorders cannot overlap")
+        [channel_message_id] = (
+            await first.scalars(select(ChannelMessage.id).where(ChannelMessage.uuid == uuid.UUID(sent["id"])))
+        ).all()
+        copies = (await first.scalars(select(Message.id).where(Message.channel_message_id == channel_message_id))).all()
+        await first.rollback()
+
+        async def record(session: AsyncSession, message_id: int) -> None:
+            await session.execute(
+                update(Message).where(Message.id == message_id).values(status="sent", sent_at=utcnow())
+            )
+            await settle(session, {channel_message_id})
+
+        await record(first, copies[0])
+        recording = asyncio.create_task(record(second, copies[1]))
+        await asyncio.sleep(0.3)
+        assert not recording.done()  # waiting for the first recorder's lock on the message
+        await first.commit()
+        await recording
+        await second.commit()
+    assert (await message(bird, channel, sent))["status"] == "sent"
 
 
 async def test_status_changes_are_events_for_webhooks(

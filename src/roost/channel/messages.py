@@ -472,11 +472,12 @@ async def settle(
     listeners = listeners or webhook_service.Listeners(ttl=0)
     if not channel_message_ids:
         return []
+    locked = await repository.for_update(session, channel_message_ids)  # first: see for_update
     outcomes = await repository.receiver_outcomes(session, channel_message_ids)
     changed = []
     changes: defaultdict[tuple[Any, ...], list[int]] = defaultdict(list)
     now = utcnow()
-    for message in await repository.for_update(session, channel_message_ids):
+    for message in locked:
         status, failure = _status_of(outcomes.get(message.id, []))
         if status is None or status == message.status or not _moves_forward(message.status, status):
             continue

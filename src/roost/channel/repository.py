@@ -182,7 +182,15 @@ async def receiver_outcomes(session: AsyncSession, message_ids: Collection[int])
 
 
 async def for_update(session: AsyncSession, message_ids: Collection[int]) -> list[ChannelMessage]:
-    """The channel messages with these ids, in any account: the delivery engine settles them."""
+    """The channel messages with these ids, in any account, locked until the transaction ends: the
+    delivery engine settles them.
+
+    Taken before their receivers' outcomes are read, the lock makes two transactions that settle the
+    same message (its receivers' outcomes recorded by two workers at once) take turns, the second
+    reading what the first committed; without it each could see the other's receiver unfinished,
+    and the message would never leave `accepted`. In id order, so that two such transactions do not
+    deadlock. (SQLite has one writer at a time and no row locks.)
+    """
     # Only what a status change reads and writes: not the content, which can weigh kilobytes a message.
     statement = (
         select(ChannelMessage)
@@ -201,7 +209,10 @@ async def for_update(session: AsyncSession, message_ids: Collection[int]) -> lis
             )
         )
         .where(ChannelMessage.id.in_(sorted(message_ids)))
+        .order_by(ChannelMessage.id)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
     return list((await session.scalars(statement)).all())
 
 
