@@ -256,7 +256,7 @@ async def _resolve_receivers(
     by_id: dict[int, MessagedContact] = {}
     if wanted_ids:
         _, by_id = await contact_service.for_messaging(
-            session, account_id=account_id, emails=[], contact_ids=sorted(wanted_ids)
+            session, account_id=account_id, emails=[], contact_ids=sorted(wanted_ids), announce_new=False
         )
         for index, draft in drafts.items():
             for position, receiver in enumerate(draft.submission.new.receivers):
@@ -475,7 +475,7 @@ async def settle(
     locked = await repository.for_update(session, channel_message_ids)  # first: see for_update
     outcomes = await repository.receiver_outcomes(session, channel_message_ids)
     changed = []
-    changes: defaultdict[tuple[Any, ...], list[int]] = defaultdict(list)
+    changes: defaultdict[tuple[str, int | None, str | None], list[int]] = defaultdict(list)
     now = utcnow()
     for message in locked:
         status, failure = _status_of(outcomes.get(message.id, []))
@@ -488,9 +488,9 @@ async def settle(
         # The objects show the change without holding it as pending: the grouped UPDATEs write it.
         for column, value in values.items():
             set_committed_value(message, column, value)
-        changes[(status, now, values.get("failure_code"), values.get("failure_description"))].append(message.id)
+        changes[(status, values.get("failure_code"), values.get("failure_description"))].append(message.id)
         changed.append(message)
-    await repository.update_statuses(session, changes)
+    await repository.update_statuses(session, changes, at=now)
     await _announce(session, changed, listeners)
     return changed
 

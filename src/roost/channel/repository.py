@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, exists, func, insert, select, update
@@ -216,14 +217,16 @@ async def for_update(session: AsyncSession, message_ids: Collection[int]) -> lis
     return list((await session.scalars(statement)).all())
 
 
-async def update_statuses(session: AsyncSession, changes: dict[tuple[Any, ...], list[int]]) -> None:
-    """Write status changes, one UPDATE for each set of values: `(status, last_status_at, failure_code,
+async def update_statuses(
+    session: AsyncSession, changes: dict[tuple[str, int | None, str | None], list[int]], *, at: datetime
+) -> None:
+    """Write status changes made at `at`, one UPDATE for each set of values: `(status, failure_code,
     failure_description)` (the failure None to keep it as it is) → the ids of the messages taking them.
 
     A group commit's messages mostly take the same values, so this is one statement where writing
     each changed object would be one per message.
     """
-    for (status, at, failure_code, failure_description), ids in changes.items():
+    for (status, failure_code, failure_description), ids in changes.items():
         values: dict[str, Any] = {"status": status, "last_status_at": at, "updated_at": at}
         if failure_code is not None:
             values |= {"failure_code": failure_code, "failure_description": failure_description}

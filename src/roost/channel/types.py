@@ -39,7 +39,7 @@ class NewMessage:
     """A message to accept: a body (html and/or text) or a template, and how to send it (CONVENTIONS §10).
 
     `content` is the `body` or `template` object as the client sent it, shown back by the reads;
-    `request_hash` identifies the request for Idempotency-Key replays.
+    `request_hash` identifies a request that carries an Idempotency-Key, for its replays.
     """
 
     receivers: Sequence[Receiver]
@@ -58,7 +58,7 @@ class NewMessage:
     use_case: str = "marketing"
     link_tracking: bool | None = None
     content: dict[str, Any] = field(default_factory=dict)
-    request_hash: str = ""
+    request_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,7 +136,7 @@ async def for_messaging(
     account_id: int,
     emails: Sequence[str],
     contact_ids: Sequence[int],
-    announce_new: bool = True,
+    announce_new: bool,
 ) -> tuple[dict[str, MessagedContact], dict[int, MessagedContact]]:
     """The contacts a message goes to, by lower-cased address and by id (CONVENTIONS §10).
 

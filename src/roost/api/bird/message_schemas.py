@@ -232,7 +232,7 @@ class MessageIn(BirdIn):
             link_tracking=self.enable_link_tracking,
             content={key: sent[key] for key in ("body", "template") if key in sent},
             # The standard library's json: template variables may hold integers of any size.
-            request_hash=hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest() if keyed else "",
+            request_hash=hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest() if keyed else None,
         )
 
 
