@@ -185,6 +185,9 @@ async def test_contacts_list_shows_sequences_and_searches_by_sequence_name(api: 
     assert await emails(search_by="sequence", keyword="FOOTBALL") == ["bob@example.com", "ann@example.com"]
     assert await emails(search_by="sequence", keyword="fans") == ["bob@example.com"]
     assert await emails(search_by="sequence", keyword="golf") == []
+    # Both sequences' names hold an "s": Bob, in both, is counted once.
+    matching_both = (await api.get("/contacts", search_by="sequence", keyword="s")).json()
+    assert matching_both["meta"]["total"] == 2
     listed = {c["email"]: c["sequences"] for c in (await api.get("/contacts")).json()["data"]}
     assert {s["name"] for s in listed["bob@example.com"]} == {"Tennis Fans", "Football Lovers"}
     assert [s["sequence_id"] for s in listed["ann@example.com"]] == [football]

@@ -207,6 +207,31 @@ async def test_contact_search_and_order(api: Api) -> None:
     assert (await api.get("/contacts", order_by="created_at")).status_code == 422
 
 
+async def test_search_by_tag_totals_count_each_matching_contact_once(api: Api, other_api: Api) -> None:
+    async def tagged(email: str, tags: list[str], client: Api = api) -> int:
+        created = await client.created("/contacts", {"email": email})
+        await client.post(f"/contacts/{created['contact_id']}/tags", {"tags": tags})
+        return int(created["contact_id"])
+
+    both = await tagged("both@example.com", ["Gold member", "Silver member"])
+    await tagged("gold@example.com", ["Gold member"])
+    await tagged("none@example.com", ["Prospect"])
+    await tagged("elsewhere@example.com", ["Gold member"], client=other_api)
+
+    async def total(keyword: str) -> int:
+        response = await api.get("/contacts", search_by="tag", keyword=keyword, per_page=1)
+        assert response.status_code == 200, response.text
+        return int(response.json()["meta"]["total"])
+
+    # Two tags match "member"; the contact that has both counts once, and only this account's count.
+    assert await total("member") == 2
+    assert await total("gold") == 2
+    assert await total("prospect") == 1
+    assert await total("nobody") == 0
+    assert (await api.delete(f"/contacts/{both}")).status_code == 204
+    assert await total("member") == 1
+
+
 async def test_put_replaces_email_fields_and_tag_set(
     api: Api, sessionmaker: async_sessionmaker[AsyncSession], account: Tenant
 ) -> None:
