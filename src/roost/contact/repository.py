@@ -42,25 +42,30 @@ class ContactRepository(ScopedRepository[Contact]):
         if search_by == "email":
             return func.lower(Contact.email).like(pattern, escape="\\")
         if search_by in _NAMED_LINKS:
+            contact_id, target_id, target = _NAMED_LINKS[search_by]
             # One set of ids, computed once; a correlated EXISTS would probe the link index per contact.
-            return Contact.id.in_(self._linked(search_by, pattern, select(_NAMED_LINKS[search_by][0])))
+            linked = select(contact_id).join(target, target.id == target_id).where(*self._name_matches(target, pattern))
+            return Contact.id.in_(linked)
         return _full_name().like(pattern, escape="\\")
 
-    def search_total(self, search_by: str, pattern: str) -> Select[tuple[int]] | None:
+    async def search_total(self, search_by: str, pattern: str) -> int | None:
         if search_by not in _NAMED_LINKS:
             return None
         # Counted in the link table alone: a link exists only while its contact does (ON DELETE
-        # CASCADE) and belongs to the tag's account, so the contacts need not be visited, which
-        # was most of a search's time (a tag on 15,000 contacts: 22 ms to 3 ms on PostgreSQL).
-        contact_id = _NAMED_LINKS[search_by][0]
-        return self._linked(search_by, pattern, select(func.count(contact_id.distinct())))
+        # CASCADE) and belongs to the tag's account, so the contacts need not be visited. For a tag
+        # on 15,000 of 100,000 contacts, visiting them took 8 ms (SQLite) to 20 ms (PostgreSQL); the
+        # links alone take about 1 ms. One matching tag, the usual search, needs no DISTINCT, which
+        # sorts every link (SQLite: 2.8 ms instead of 0.8).
+        contact_id, target_id, target = _NAMED_LINKS[search_by]
+        matching = list(await self.session.scalars(select(target.id).where(*self._name_matches(target, pattern))))
+        if not matching:
+            return 0
+        counted = func.count() if len(matching) == 1 else func.count(contact_id.distinct())
+        return await self.session.scalar(select(counted).where(target_id.in_(matching))) or 0
 
-    def _linked(self, search_by: str, pattern: str, columns: Select[Any]) -> Select[Any]:
-        """`columns` over the links to this account's tags or sequences whose name matches."""
-        _, target_id, target = _NAMED_LINKS[search_by]
-        return columns.join(target, target.id == target_id).where(
-            target.account_id == self.account_id, func.lower(target.name).like(pattern, escape="\\")
-        )
+    def _name_matches(self, target: type[Tag] | type[Sequence], pattern: str) -> tuple[ColumnElement[bool], ...]:
+        """This account's tags or sequences whose name matches."""
+        return target.account_id == self.account_id, func.lower(target.name).like(pattern, escape="\\")
 
     def order_column(self, order_by: str) -> ColumnElement[Any] | QueryableAttribute[Any]:
         columns: dict[str, ColumnElement[Any] | QueryableAttribute[Any]] = {
