@@ -207,7 +207,7 @@ async def test_contact_search_and_order(api: Api) -> None:
     assert (await api.get("/contacts", order_by="created_at")).status_code == 422
 
 
-async def test_search_by_tag_totals_count_each_matching_contact_once(api: Api, other_api: Api) -> None:
+async def test_search_by_tag_pages_and_totals_count_each_matching_contact_once(api: Api, other_api: Api) -> None:
     async def tagged(email: str, tags: list[str], client: Api = api) -> int:
         created = await client.created("/contacts", {"email": email})
         await client.post(f"/contacts/{created['contact_id']}/tags", {"tags": tags})
@@ -228,6 +228,19 @@ async def test_search_by_tag_totals_count_each_matching_contact_once(api: Api, o
     assert await total("gold") == 2
     assert await total("prospect") == 1
     assert await total("nobody") == 0
+
+    async def pages(**params: Any) -> list[list[str]]:
+        listed = []
+        for page in (1, 2, 3):
+            response = await api.get("/contacts", search_by="tag", keyword="member", per_page=1, page=page, **params)
+            assert response.status_code == 200, response.text
+            assert response.json()["meta"]["total"] == 2
+            listed.append([contact["email"] for contact in response.json()["data"]])
+        return listed
+
+    # Newest first by default; the contact with both tags appears once, on one page.
+    assert await pages() == [["gold@example.com"], ["both@example.com"], []]
+    assert await pages(sort="asc") == [["both@example.com"], ["gold@example.com"], []]
     assert (await api.delete(f"/contacts/{both}")).status_code == 204
     assert await total("member") == 1
 

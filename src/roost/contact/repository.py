@@ -6,13 +6,27 @@ from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, Select, Table, bindparam, delete, func, literal_column, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    Table,
+    asc,
+    bindparam,
+    delete,
+    desc,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 
 from roost.contact.types import MessagedContact, TagLink
 from roost.db.repository import ScopedRepository
 from roost.kit.clock import utcnow_seconds
+from roost.kit.paging import ListParams, Page, like_pattern
 from roost.kit.timestamps import parse_utc
 from roost.models import Contact, ContactSequence, ContactTag, Sequence, Tag
 from roost.sequence.types import SequenceLink
@@ -48,20 +62,32 @@ class ContactRepository(ScopedRepository[Contact]):
             return Contact.id.in_(linked)
         return _full_name().like(pattern, escape="\\")
 
-    async def search_total(self, search_by: str, pattern: str) -> int | None:
-        if search_by not in _NAMED_LINKS:
-            return None
-        # Counted in the link table alone: a link exists only while its contact does (ON DELETE
-        # CASCADE) and belongs to the tag's account, so the contacts need not be visited. For a tag
-        # on 15,000 of 100,000 contacts, visiting them took 8 ms (SQLite) to 20 ms (PostgreSQL); the
-        # links alone take about 1 ms. One matching tag, the usual search, needs no DISTINCT, which
-        # sorts every link (SQLite: 2.8 ms instead of 0.8).
-        contact_id, target_id, target = _NAMED_LINKS[search_by]
+    async def page(self, params: ListParams, base: Select[Contact] | None = None) -> Page[Contact]:
+        if base is not None or not params.keyword or params.search_by not in _NAMED_LINKS or params.order_by:
+            return await super().page(params, base)
+        # A search by tag or sequence name in id order (the default, newest first) is read from the
+        # links alone, whose (tag or sequence, contact) index holds the contact ids in order. A link
+        # exists only while its contact does (ON DELETE CASCADE) and belongs to the tag's account.
+        # For a tag on 15,000 of 100,000 contacts, the count took 8 ms (SQLite) to 20 ms
+        # (PostgreSQL) visiting the contacts and takes about 1 ms, and the page no longer gathers
+        # all 15,000 ids before taking 15 of them (SQLite: 2.8 ms).
+        contact_id, target_id, target = _NAMED_LINKS[params.search_by]
+        pattern = like_pattern(params.keyword)
         matching = list(await self.session.scalars(select(target.id).where(*self._name_matches(target, pattern))))
         if not matching:
-            return 0
+            return Page(items=[], total=0, page=params.page, per_page=params.per_page)
+        linked = target_id == matching[0] if len(matching) == 1 else target_id.in_(matching)
+        # One matching tag, the usual search, needs no DISTINCT: it sorts every link.
         counted = func.count() if len(matching) == 1 else func.count(contact_id.distinct())
-        return await self.session.scalar(select(counted).where(target_id.in_(matching))) or 0
+        total = await self.session.scalar(select(counted).where(linked)) or 0
+        newest = self.newest_first if params.sort is None else params.sort == "desc"
+        direction = desc if newest else asc
+        ids = select(contact_id).where(linked).order_by(direction(contact_id))
+        if len(matching) > 1:
+            ids = ids.distinct()
+        ids = ids.limit(params.per_page).offset(params.offset)
+        items = await self.session.scalars(self.scoped().where(Contact.id.in_(ids)).order_by(direction(Contact.id)))
+        return Page(items=list(items), total=total, page=params.page, per_page=params.per_page)
 
     def _name_matches(self, target: type[Tag] | type[Sequence], pattern: str) -> tuple[ColumnElement[bool], ...]:
         """This account's tags or sequences whose name matches."""

@@ -62,22 +62,13 @@ class ScopedRepository(Generic[M]):
     def order_column(self, order_by: str) -> ColumnElement[Any] | QueryableAttribute[Any]:
         raise NotImplementedError
 
-    async def search_total(self, search_by: str, pattern: str) -> int | None:
-        """What `search_filter` matches in the whole scope, when there is a cheaper way to count it."""
-        return None
-
     async def page(self, params: ListParams, base: Select[M] | None = None) -> Page[M]:
         stmt = base if base is not None else self.scoped()
-        total: int | None = None
         if params.keyword and params.search_by:
-            pattern = like_pattern(params.keyword)
-            clause = self.search_filter(params.search_by, pattern)
+            clause = self.search_filter(params.search_by, like_pattern(params.keyword))
             if clause is not None:
                 stmt = stmt.where(clause)
-            if base is None:
-                total = await self.search_total(params.search_by, pattern)
-        if total is None:
-            total = await self.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        total = await self.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
         stmt = stmt.order_by(*self._ordering(params)).limit(params.per_page).offset(params.offset)
         items = list((await self.session.scalars(stmt)).all())
         return Page(items=items, total=total, page=params.page, per_page=params.per_page)
