@@ -32,6 +32,8 @@ from roost.models import Contact, ContactSequence, ContactTag, Sequence, Tag
 from roost.sequence.types import SequenceLink
 
 CONTACTS = cast(Table, Contact.__table__)
+# A contact with its tag and sequence links.
+ViewRow = tuple[Contact, list[TagLink], list[SequenceLink]]
 # Built once: the Bird API looks its receivers up on every send.
 _BY_EMAILS = select(Contact.id, Contact.email, Contact.status).where(
     Contact.account_id == bindparam("account_id"), func.lower(Contact.email).in_(bindparam("emails", expanding=True))
@@ -58,40 +60,43 @@ class ContactRepository(ScopedRepository[Contact]):
         if search_by in _NAMED_LINKS:
             contact_id, target_id, target = _NAMED_LINKS[search_by]
             # One set of ids, computed once; a correlated EXISTS would probe the link index per contact.
-            linked = select(contact_id).join(target, target.id == target_id).where(*self._name_matches(target, pattern))
+            linked = (
+                select(contact_id)
+                .join(target, target.id == target_id)
+                .where(target.account_id == self.account_id, func.lower(target.name).like(pattern, escape="\\"))
+            )
             return Contact.id.in_(linked)
         return _full_name().like(pattern, escape="\\")
 
-    async def page(self, params: ListParams, base: Select[Contact] | None = None) -> Page[Contact]:
-        if base is not None or not params.keyword or params.search_by not in _NAMED_LINKS or params.order_by:
-            return await super().page(params, base)
-        # A search by tag or sequence name in id order (the default, newest first) is read from the
-        # links alone, whose (tag or sequence, contact) index holds the contact ids in order. A link
-        # exists only while its contact does (ON DELETE CASCADE) and belongs to the tag's account.
-        # For a tag on 15,000 of 100,000 contacts, the count took 8 ms (SQLite) to 20 ms
-        # (PostgreSQL) visiting the contacts and takes about 1 ms, and the page no longer gathers
-        # all 15,000 ids before taking 15 of them (SQLite: 2.8 ms).
-        contact_id, target_id, target = _NAMED_LINKS[params.search_by]
+    async def named_search(self, params: ListParams) -> Page[ViewRow] | None:
+        """A page of a search by tag or sequence name in id order, with the contacts' links; None
+        for any other list.
+
+        Read from the links alone, whose (tag or sequence, contact) index holds the contact ids in
+        order; a link exists only while its contact does (ON DELETE CASCADE) and belongs to the
+        tag's account. For a tag on 15,000 of 100,000 contacts, visiting the contacts to count them
+        took 8 ms (SQLite) to 20 ms (PostgreSQL), the links take about 1 ms; the page no longer
+        gathers all 15,000 ids before taking 15 (SQLite: 2.8 ms); and the page's tags and sequences
+        come in the same statement.
+        """
+        if not params.keyword or params.search_by not in _NAMED_LINKS or params.order_by:
+            return None
+        search_by = params.search_by
+        connection = await self.session.connection()
         pattern = like_pattern(params.keyword)
-        matching = list(await self.session.scalars(select(target.id).where(*self._name_matches(target, pattern))))
+        matching = list(
+            await connection.scalars(_matching_names(search_by), {"account_id": self.account_id, "pattern": pattern})
+        )
         if not matching:
             return Page(items=[], total=0, page=params.page, per_page=params.per_page)
-        linked = target_id == matching[0] if len(matching) == 1 else target_id.in_(matching)
-        # One matching tag, the usual search, needs no DISTINCT: it sorts every link.
-        counted = func.count() if len(matching) == 1 else func.count(contact_id.distinct())
-        total = await self.session.scalar(select(counted).where(linked)) or 0
+        several = len(matching) > 1
+        linked = {"target_ids": matching} if several else {"target_id": matching[0]}
+        total = await connection.scalar(_linked_count(search_by, several), linked) or 0
         newest = self.newest_first if params.sort is None else params.sort == "desc"
-        direction = desc if newest else asc
-        ids = select(contact_id).where(linked).order_by(direction(contact_id))
-        if len(matching) > 1:
-            ids = ids.distinct()
-        ids = ids.limit(params.per_page).offset(params.offset)
-        items = await self.session.scalars(self.scoped().where(Contact.id.in_(ids)).order_by(direction(Contact.id)))
-        return Page(items=list(items), total=total, page=params.page, per_page=params.per_page)
-
-    def _name_matches(self, target: type[Tag] | type[Sequence], pattern: str) -> tuple[ColumnElement[bool], ...]:
-        """This account's tags or sequences whose name matches."""
-        return target.account_id == self.account_id, func.lower(target.name).like(pattern, escape="\\")
+        page = _linked_page(search_by, several, newest, connection.dialect.name == "postgresql")
+        paging = {"account_id": self.account_id, "limit": params.per_page, "offset": params.offset}
+        rows = await connection.execute(page, {**linked, **paging})
+        return Page(items=[_view_row(row) for row in rows], total=total, page=params.page, per_page=params.per_page)
 
     def order_column(self, order_by: str) -> ColumnElement[Any] | QueryableAttribute[Any]:
         columns: dict[str, ColumnElement[Any] | QueryableAttribute[Any]] = {
@@ -179,7 +184,7 @@ class ContactRepository(ScopedRepository[Contact]):
         row: Contact | None = await self.session.scalar(self.scoped().where(func.lower(Contact.email) == email.lower()))
         return row
 
-    async def view(self, contact_id: int) -> tuple[Contact, list[TagLink], list[SequenceLink]] | None:
+    async def view(self, contact_id: int) -> ViewRow | None:
         """One contact with its tags and sequences in a single query, the links as JSON arrays.
 
         The contact endpoint is the most called one; one round trip instead of three is most of
@@ -192,27 +197,7 @@ class ContactRepository(ScopedRepository[Contact]):
         connection = await self.session.connection()
         statement = _view_statement(connection.dialect.name == "postgresql")
         found = (await connection.execute(statement, {"account_id": self.account_id, "contact_id": contact_id})).first()
-        if found is None:
-            return None
-        # A Core row made into a Contact outside the session: loading it as an ORM entity costs more
-        # than the query, and callers only read it.
-        *columns, tag_rows, sequence_rows = found
-        contact = Contact(**dict(zip(CONTACTS.c.keys(), columns, strict=True)))
-        tag_links = [TagLink(tag_id=i, name=n, tagged_at=parse_utc(at)) for i, n, at in tag_rows]
-        sequence_links = [
-            SequenceLink(
-                sequence_id=i,
-                current_step=step,
-                name=name,
-                description=description,
-                subscribed_at=parse_utc(subscribed),
-                confirmed_at=parse_utc(confirmed) if confirmed else None,
-            )
-            for i, step, name, description, subscribed, confirmed in sequence_rows
-        ]
-        tag_links.sort(key=lambda link: (link.tagged_at, link.tag_id))
-        sequence_links.sort(key=lambda link: (link.subscribed_at, link.sequence_id))
-        return contact, tag_links, sequence_links
+        return None if found is None else _view_row(found)
 
     async def tags_of(self, contact_ids: Seq[int]) -> dict[int, list[TagLink]]:
         """Tag links of several contacts in one query, in the order they were applied."""
@@ -254,9 +239,30 @@ class ContactRepository(ScopedRepository[Contact]):
         return bool(getattr(result, "rowcount", 0))
 
 
-@functools.cache
-def _view_statement(postgres: bool) -> Select[Any]:
-    """A contact with its tag and sequence links as JSON arrays; built once per dialect (the most called query)."""
+def _view_row(row: Seq[Any]) -> ViewRow:
+    """A row of `_with_links`: the contact, made outside the session (loading it as an ORM entity
+    costs more than the query, and callers only read it), with its links in the order applied."""
+    *columns, tag_rows, sequence_rows = row
+    contact = Contact(**dict(zip(CONTACTS.c.keys(), columns, strict=True)))
+    tag_links = [TagLink(tag_id=i, name=n, tagged_at=parse_utc(at)) for i, n, at in tag_rows]
+    sequence_links = [
+        SequenceLink(
+            sequence_id=i,
+            current_step=step,
+            name=name,
+            description=description,
+            subscribed_at=parse_utc(subscribed),
+            confirmed_at=parse_utc(confirmed) if confirmed else None,
+        )
+        for i, step, name, description, subscribed, confirmed in sequence_rows
+    ]
+    tag_links.sort(key=lambda link: (link.tagged_at, link.tag_id))
+    sequence_links.sort(key=lambda link: (link.subscribed_at, link.sequence_id))
+    return contact, tag_links, sequence_links
+
+
+def _with_links(postgres: bool) -> Select[Any]:
+    """Contacts with their tag and sequence links as JSON arrays (read by `_view_row`)."""
 
     def rows(*columns: Any) -> Any:
         if postgres:
@@ -286,6 +292,55 @@ def _view_statement(postgres: bool) -> Select[Any]:
         .where(ContactSequence.contact_id == Contact.id)
         .scalar_subquery()
     )
-    return select(*CONTACTS.c, type_coerce(tags, JSON), type_coerce(sequences, JSON)).where(
+    return select(*CONTACTS.c, type_coerce(tags, JSON), type_coerce(sequences, JSON))
+
+
+@functools.cache
+def _view_statement(postgres: bool) -> Select[Any]:
+    """One contact with its links; built once per dialect (the most called query)."""
+    return _with_links(postgres).where(
         Contact.account_id == bindparam("account_id"), Contact.id == bindparam("contact_id")
+    )
+
+
+# The statements of `ContactRepository.named_search`, built once for each kind of link: building
+# them cost as much as running them.
+
+
+@functools.cache
+def _matching_names(search_by: str) -> Select[Any]:
+    """Ids of the account's tags or sequences whose lower-cased name is LIKE the pattern."""
+    target = _NAMED_LINKS[search_by][2]
+    return select(target.id).where(
+        target.account_id == bindparam("account_id"), func.lower(target.name).like(bindparam("pattern"), escape="\\")
+    )
+
+
+def _links_to(search_by: str, several: bool) -> ColumnElement[bool]:
+    target_id = _NAMED_LINKS[search_by][1]
+    return target_id.in_(bindparam("target_ids", expanding=True)) if several else target_id == bindparam("target_id")
+
+
+@functools.cache
+def _linked_count(search_by: str, several: bool) -> Select[Any]:
+    """How many contacts are linked to the matching tags or sequences; DISTINCT sorts every link,
+    so only when there are several."""
+    contact_id = _NAMED_LINKS[search_by][0]
+    counted = func.count(contact_id.distinct()) if several else func.count()
+    return select(counted).where(_links_to(search_by, several))
+
+
+@functools.cache
+def _linked_page(search_by: str, several: bool, newest: bool, postgres: bool) -> Select[Any]:
+    """A page of the linked contacts, with their links, in id order: a slice of the link index."""
+    contact_id = _NAMED_LINKS[search_by][0]
+    direction = desc if newest else asc
+    ids = select(contact_id).where(_links_to(search_by, several)).order_by(direction(contact_id))
+    if several:
+        ids = ids.distinct()
+    ids = ids.limit(bindparam("limit")).offset(bindparam("offset"))
+    return (
+        _with_links(postgres)
+        .where(Contact.account_id == bindparam("account_id"), Contact.id.in_(ids))
+        .order_by(direction(Contact.id))
     )

@@ -105,6 +105,10 @@ def _apply_fields(contact: Contact, values: FieldValues) -> list[str]:
 async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[ContactView]:
     """A page of contacts with their tags and sequences (three queries whatever the page size)."""
     repo = ContactRepository(session, account_id)
+    searched = await repo.named_search(params)
+    if searched is not None:
+        views = [ContactView(contact=c, tags=tags, sequences=sequences) for c, tags, sequences in searched.items]
+        return Page(items=views, total=searched.total, page=searched.page, per_page=searched.per_page)
     page = await repo.page(params)
     views = await _views(repo, page.items)
     return Page(items=views, total=page.total, page=page.page, per_page=page.per_page)
