@@ -153,8 +153,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         webhooks,
     )
     bird_modules = (channels, messages, templates, media)
-    public_modules = (tracking, unsubscribe, confirm, pixel, public_media)
-    for module in (*bird_modules, *v1_modules, *public_modules):
+    # Opens, clicks and page views come first after the probes: after a broadcast they are most of
+    # the traffic, and each route ahead of a request's own costs it a regular expression match
+    # (an open at the end of the list spent about 110 µs in routing alone).
+    public_modules = (tracking, pixel, unsubscribe, confirm, public_media)
+    for module in (*public_modules[:2], *bird_modules, *v1_modules, *public_modules[2:]):
         add_routes(app, module.router)
     webhooks.document_payloads(app)
 
