@@ -41,6 +41,9 @@ class Background:
                 [RuleEngine(), WebhookFanout()],
                 gate=gate,
                 retention=timedelta(days=settings.event_retention_days) if settings.event_retention_days else None,
+                run_retention=(
+                    timedelta(days=settings.rule_run_retention_days) if settings.rule_run_retention_days else None
+                ),
             ),
             WebhookSender.from_settings(settings, sessionmaker, gate=gate),
         ]

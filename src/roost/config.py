@@ -105,6 +105,12 @@ class Settings(BaseSettings):
             " 0 keeps every event."
         ),
     )
+    rule_run_retention_days: int = Field(
+        default=90,
+        ge=0,
+        le=3650,
+        description="Days a rule's run stays in its run log (GET /v1/rules/{id}/runs); 0 keeps every run.",
+    )
     bounce_domain: str = Field(
         default="",
         description=(

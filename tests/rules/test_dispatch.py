@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.events.dispatcher import Dispatcher, PendingEvent
 from roost.kit.clock import utcnow
-from roost.models import Event
+from roost.models import Event, RuleRun
 from roost.rule.engine import RuleEngine
 from tests.rules.conftest import Rules, dispatcher_for, tag_action, tag_trigger
 
@@ -263,3 +263,45 @@ async def test_events_are_deleted_once_handled_and_older_than_the_retention(
     assert await left() == {e.id for e in kept.values()}
     async with sessionmaker() as session, session.begin():  # leave no pending event to later tests
         await session.execute(delete(Event).where(Event.id.in_(await left())))
+
+
+async def test_rule_runs_leave_the_run_log_after_the_retention(
+    rules: Rules, app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    rule = await rules.create([tag_trigger("Go")], [tag_action("Done")])
+    contact = await rules.new_contact()
+    await rules.api.post(f"/contacts/{contact}/tags", {"tags": ["Go"]})
+    await rules.settle()
+    [recent] = await rules.runs(rule)
+    async with sessionmaker() as session:
+        real = await session.get_one(RuleRun, recent["run_id"])
+
+    def run(origin_id: int, created_at: datetime) -> RuleRun:
+        return RuleRun(
+            account_id=rules.api.account.id,
+            rule_id=rule,
+            contact_id=contact,
+            event_id=origin_id,
+            event_type="tag.added",
+            origin_id=origin_id,
+            depth=0,
+            trigger_step=real.trigger_step,
+            status="done",
+            actions=real.actions,
+            created_at=created_at,
+        )
+
+    # Origins no real event has: the unique (rule, contact, origin) lets them sit beside the real run.
+    expired = [run(-origin, utcnow() - timedelta(days=100)) for origin in range(1, 6)]
+    kept = run(-6, utcnow() - timedelta(days=80))
+    async with sessionmaker() as session, session.begin():
+        session.add_all([*expired, kept])
+    assert len(await rules.runs(rule)) == 7
+    gate = app.state.roost.write_gate
+    pruner = Dispatcher(sessionmaker, [], gate=gate, run_retention=timedelta(days=90), prune_window=2)
+    async with sessionmaker() as session:
+        runs_in_table = int(await session.scalar(select(func.count()).select_from(RuleRun)) or 0)
+    for _ in range(runs_in_table // (2 * 50) + 2):
+        await pruner.prune(windows=50)
+    # Older than 90 days: gone. The run of 80 days ago and the real one stay.
+    assert {r["run_id"] for r in await rules.runs(rule)} == {recent["run_id"], kept.id}

@@ -19,7 +19,8 @@ A pass stops taking events once it has run for `budget` seconds and hands the re
 back, so that a transaction, and on SQLite the write lock, is held briefly whatever the backlog.
 
 Nothing reads an event once it is dispatched, so with a `retention` the dispatcher deletes the
-events dispatched longer ago than that, once a minute, a window of ids at a time (`prune`).
+events dispatched longer ago than that, once a minute, a window of ids at a time (`prune`). With a
+`run_retention` it does the same with the rules' run log, which the rule engine it calls writes.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from roost.db import Gate, no_gate
 from roost.kit.clock import utcnow
-from roost.models import Event
+from roost.models import Event, RuleRun
 
 log = logging.getLogger("roost.events")
 
@@ -105,6 +107,7 @@ class Dispatcher:
         budget: float = 0.05,
         first_retry: float = FIRST_RETRY,
         retention: timedelta | None = None,
+        run_retention: timedelta | None = None,
         prune_window: int = PRUNE_WINDOW,
     ) -> None:
         self.sessionmaker = sessionmaker
@@ -120,8 +123,10 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._retries: dict[int, _Retry] = {}  # events whose handling raised, by id
         self.retention = retention
+        self.run_retention = run_retention
         self.prune_window = prune_window
-        self._pruned_through = 0  # the id the next pruning window starts after
+        # Where the next pruning window of each table starts (after this id).
+        self._pruned_through: dict[type[Event] | type[RuleRun], int] = {}
 
     def stop(self) -> None:
         self._stopping.set()
@@ -138,7 +143,7 @@ class Dispatcher:
                 handled = await self.run_once()
                 pause = idle_pause
                 idle_pause = self.poll_interval if handled else min(idle_pause * 2, longest)
-                if self.retention is not None and loop.time() >= next_prune:
+                if (self.retention or self.run_retention) and loop.time() >= next_prune:
                     next_prune = loop.time() + PRUNE_EVERY
                     await self.prune()
             except Exception:  # the database is away: the events stay pending, the next pass retries
@@ -185,30 +190,44 @@ class Dispatcher:
         return processed
 
     async def prune(self, *, windows: int = PRUNE_WINDOWS) -> int:
-        """Delete the events dispatched more than `retention` ago in the next `windows` windows of
-        `prune_window` ids, each window a transaction of its own; how many were deleted.
+        """Delete the events dispatched more than `retention` ago and the rule runs made more than
+        `run_retention` ago, in the next `windows` windows of `prune_window` ids of each table, each
+        window a transaction of its own; how many were deleted.
 
         A window is a range of the primary key, so what it costs does not grow with the table. The
         windows walk the table from its oldest id to its newest and then start over, so an event
         dispatched late (after retries) goes too once it is old enough.
         """
-        assert self.retention is not None
+        deleted = 0
+        if self.retention is not None:
+            deleted += await self._prune(Event, Event.dispatched_at, self.retention, windows)
+        if self.run_retention is not None:
+            deleted += await self._prune(RuleRun, RuleRun.created_at, self.run_retention, windows)
+        return deleted
+
+    async def _prune(
+        self,
+        model: type[Event] | type[RuleRun],
+        stamp: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
+        keep: timedelta,
+        windows: int,
+    ) -> int:
         deleted = 0
         for _ in range(windows):
-            after = self._pruned_through
+            after = self._pruned_through.get(model, 0)
             async with self.gate(), self.sessionmaker() as session, session.begin():
-                window = select(Event.id).where(Event.id > after).order_by(Event.id).limit(self.prune_window)
+                window = select(model.id).where(model.id > after).order_by(model.id).limit(self.prune_window)
                 last = await session.scalar(select(func.max(window.subquery().c.id)))
                 if last is not None:
                     done = await session.execute(
-                        delete(Event)
-                        .where(Event.id > after, Event.id <= last, Event.dispatched_at < utcnow() - self.retention)
+                        delete(model)
+                        .where(model.id > after, model.id <= last, stamp < utcnow() - keep)
                         .execution_options(synchronize_session=False)
                     )
                     deleted += cast(CursorResult[Any], done).rowcount
-            self._pruned_through = last or 0
+            self._pruned_through[model] = last or 0
             if last is None:
-                break  # the walk reached the newest event: the next pass starts again from the oldest
+                break  # the walk reached the newest row: the next pass starts again from the oldest
         return deleted
 
     async def _handle(self, session: AsyncSession, event: PendingEvent) -> bool:
