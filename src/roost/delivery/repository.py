@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, Table, func, insert, literal, select, update
+from sqlalchemy import Select, Table, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,18 +80,17 @@ async def queue_broadcast(
     session: AsyncSession, *, broadcast: Broadcast, recipients: Select[int], after: int, limit: int, now: datetime
 ) -> int | None:
     """A message for each of the next `limit` recipients in contact id order after `after`, by one
-    INSERT … SELECT; the last contact id queued, or None when no recipient is left after this chunk."""
-    chosen = select(recipients.subquery().c.id)
+    INSERT … SELECT; the last contact id queued, or None when no recipient is left after this chunk.
+
+    The recipients' filter (a segment can be costly) runs once a chunk: the INSERT returns the ids
+    it queued, which say where the next chunk starts.
+    """
     chunk = (
         select(Contact.id)
-        .where(Contact.id.in_(chosen), Contact.id > after)
+        .where(Contact.id.in_(select(recipients.subquery().c.id)), Contact.id > after)
         .order_by(Contact.id)
         .limit(limit)
-        .subquery()
     )
-    last, count = (await session.execute(select(func.max(chunk.c.id), func.count()).select_from(chunk))).one()
-    if not count:
-        return None
     source = select(
         literal(broadcast.account_id),
         literal("broadcast"),
@@ -102,10 +101,13 @@ async def queue_broadcast(
         literal(0),
         literal(now),
         literal(now),
-    ).where(Contact.id.in_(chosen), Contact.id > after, Contact.id <= last)
+    ).where(Contact.id.in_(chunk.scalar_subquery()))
     columns = ["account_id", "kind", "broadcast_id", "contact_id", "to_address", "status", "attempts", "due_at"]
-    await session.execute(insert(Message).from_select([*columns, "created_at"], source))
-    return int(last) if count == limit else None
+    statement = insert(Message).from_select([*columns, "created_at"], source).returning(Message.contact_id)
+    queued = cast(list[int], list((await session.scalars(statement)).all()))
+    if not queued:
+        return None
+    return max(queued) if len(queued) == limit else None
 
 
 async def due_memberships(
