@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 
 from roost.contact.types import MessagedContact, TagLink
-from roost.db.repository import ScopedRepository
+from roost.db.repository import ScopedRepository, written
 from roost.kit.clock import utcnow_seconds
 from roost.kit.paging import ListParams, Page, like_pattern
 from roost.kit.timestamps import parse_utc
@@ -243,7 +243,7 @@ def _view_row(row: Seq[Any]) -> ViewRow:
     """A row of `_with_links`: the contact, made outside the session (loading it as an ORM entity
     costs more than the query, and callers only read it), with its links in the order applied."""
     *columns, tag_rows, sequence_rows = row
-    contact = Contact(**dict(zip(CONTACTS.c.keys(), columns, strict=True)))
+    contact = written(Contact, dict(zip(CONTACTS.c.keys(), columns, strict=True)))
     tag_links = [TagLink(tag_id=i, name=n, tagged_at=parse_utc(at)) for i, n, at in tag_rows]
     sequence_links = [
         SequenceLink(

@@ -143,7 +143,7 @@ class Dispatcher:
                 handled = await self.run_once()
                 pause = idle_pause
                 idle_pause = self.poll_interval if handled else min(idle_pause * 2, longest)
-                if (self.retention or self.run_retention) and loop.time() >= next_prune:
+                if (self.retention is not None or self.run_retention is not None) and loop.time() >= next_prune:
                     next_prune = loop.time() + PRUNE_EVERY
                     await self.prune()
             except Exception:  # the database is away: the events stay pending, the next pass retries
