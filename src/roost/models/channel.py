@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roost.db import Base, UTCDateTime
-from roost.models._types import AccountFk, BigId, IdPk, JsonDoc, JsonObject, MaybeTimestamp, Timestamp
+from roost.models._types import AccountFk, AccountFkLeading, BigId, IdPk, JsonDoc, JsonObject, MaybeTimestamp, Timestamp
 
 PublicId = Annotated[uuid.UUID, mapped_column(Uuid(), unique=True, default=uuid.uuid4)]
 JsonList = Annotated[list[Any], mapped_column(JsonDoc, default=list)]
@@ -51,13 +51,14 @@ class ChannelMessage(Base):
 
     __tablename__ = "channel_messages"
     __table_args__ = (
+        # Also the account's index: it starts with account_id.
         UniqueConstraint("account_id", "idempotency_key"),
         Index("ix_channel_messages_channel_id_id", "channel_id", "id"),
     )
 
     id: Mapped[IdPk]
     uuid: Mapped[PublicId]
-    account_id: Mapped[AccountFk]
+    account_id: Mapped[AccountFkLeading]
     channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channels.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(24))
     reference: Mapped[str | None] = mapped_column(String(200))

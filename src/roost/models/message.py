@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roost.db import Base, UTCDateTime
@@ -25,6 +25,10 @@ INTERACTION_TYPES = ("open", "click", "unsubscribe", "bounce", "complaint")
 _PENDING_CONFIRMATION = text("kind = 'confirmation' AND status IN ('queued', 'sending')")
 # Written out, not bound: a partial index serves only queries that repeat its condition literally.
 UNFINISHED = text("status IN ('queued', 'sending')")
+_HAS_BROADCAST = text("broadcast_id IS NOT NULL")
+_HAS_SEQUENCE_EMAIL = text("sequence_email_id IS NOT NULL")
+# A broadcast's `broadcast_id = …` implies the NOT NULL, so both databases still use the index.
+_UNFINISHED_BROADCAST = text("status IN ('queued', 'sending') AND broadcast_id IS NOT NULL")
 _HAS_FORM = text("form_id IS NOT NULL")
 _HAS_SEQUENCE = text("sequence_id IS NOT NULL")
 _HAS_ABOUT_CONTACT = text("about_contact_id IS NOT NULL")
@@ -50,14 +54,33 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("broadcast_id", "contact_id"),
-        UniqueConstraint("sequence_email_id", "contact_id"),
+        # Partial: a NULL never collides anyway, and a message of neither kind (a transactional one)
+        # then has no entry to write in them.
+        Index(
+            "uq_messages_broadcast_id_contact_id",
+            "broadcast_id",
+            "contact_id",
+            unique=True,
+            sqlite_where=_HAS_BROADCAST,
+            postgresql_where=_HAS_BROADCAST,
+        ),
+        Index(
+            "uq_messages_sequence_email_id_contact_id",
+            "sequence_email_id",
+            "contact_id",
+            unique=True,
+            sqlite_where=_HAS_SEQUENCE_EMAIL,
+            postgresql_where=_HAS_SEQUENCE_EMAIL,
+        ),
         # The sender's claim: unfinished messages by due time, oldest first, then in id order. Sent
         # messages leave the index, so a claim reads the next batch and nothing else.
         Index("ix_messages_unfinished_due_at_id", "due_at", "id", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
         # Whether a sending broadcast has anything left, without reading its sent messages.
         Index(
-            "ix_messages_unfinished_broadcast_id", "broadcast_id", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED
+            "ix_messages_unfinished_broadcast_id",
+            "broadcast_id",
+            sqlite_where=_UNFINISHED_BROADCAST,
+            postgresql_where=_UNFINISHED_BROADCAST,
         ),
         Index("ix_messages_contact_id", "contact_id"),
         # At most one unfinished confirmation per (form, contact): subscribing again does not spam.
