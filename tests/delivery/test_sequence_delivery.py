@@ -6,13 +6,14 @@ import email
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.config import Settings
+from roost.delivery import repository
 from roost.delivery.runner import DeliveryRunner
 from roost.kit.clock import utcnow
-from roost.models import ContactSequence, Event
+from roost.models import ContactSequence, Event, Message, SequenceEmail
 from tests.delivery.conftest import SENDER
 from tests.helpers import Api
 from tests.mail.sink import Sink
@@ -124,3 +125,30 @@ async def test_inactive_sequences_and_contacts_that_are_not_active_receive_nothi
     for _ in range(3):
         await runner.run_once()
     assert await _received(sink, member) == ["Welcome aboard"]
+
+
+async def test_a_step_queued_twice_for_a_member_is_one_message(
+    api: Api, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two passes that both find a member's step due (two workers, or a retry) send it once."""
+    sid = await _sequence(api)
+    address = f"member@{uuid.uuid4().hex[:8]}.example"
+    cid = (await api.created("/contacts", {"email": address}))["contact_id"]
+    await api.created(f"/contacts/{cid}/sequences", {"sequence_id": sid})
+    async with sessionmaker() as session, session.begin():
+        member = (await session.scalars(select(ContactSequence).where(ContactSequence.contact_id == cid))).one()
+        step = (
+            await session.scalars(
+                select(SequenceEmail).where(SequenceEmail.sequence_id == sid).order_by(SequenceEmail.id)
+            )
+        ).first()
+        assert step is not None
+        for _ in range(2):
+            await repository.queue_step(session, member, step, address, utcnow())
+    async with sessionmaker() as session:
+        queued = await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.sequence_email_id == step.id, Message.contact_id == cid)
+        )
+    assert queued == 1
