@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from roost.config import Settings
 from roost.delivery.runner import DeliveryRunner, recording_sessions
 from roost.kit.clock import utcnow
+from roost.mail.smtp import SmtpTransport
 from roost.models import Contact, Message
 from tests.delivery.conftest import SENDER
 from tests.helpers import Api
@@ -252,3 +253,38 @@ async def test_only_the_recorders_commits_skip_waiting_for_the_disk_flush(
             assert await session.scalar(text("SHOW synchronous_commit")) == "off"
     async with sessionmaker() as session:  # the API's connections keep the server's setting
         assert await session.scalar(text("SHOW synchronous_commit")) == "on"
+
+
+async def test_a_helper_shares_a_backlog_and_leaves_starting_broadcasts_to_the_full_runner(
+    api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink
+) -> None:
+    """The other processes of `roost serve` run a helper: it sends, but only the elected one's full
+    runner starts broadcasts (and sequences); a broadcast's backlog is then sent by both."""
+    addresses = await _seed_contacts(sessionmaker, api.account.id, 80)
+    broadcast_id = await _send_now(api)
+    sink.data_delay = 0.02  # slow enough for a backlog to last while both take from it
+    relay = settings.model_copy(update={"smtp_url": sink.url, "smtp_concurrency": 2})
+    helper = DeliveryRunner.from_settings(relay, sessionmaker, helper=True)
+    full = DeliveryRunner.from_settings(relay, sessionmaker)
+    for runner in (helper, full):
+        runner.batch_size = 10
+    helping = asyncio.create_task(helper.run())
+    try:
+        await asyncio.sleep(1.5)  # three of the helper's polls
+        assert await _statuses(sessionmaker, broadcast_id) == {}  # nothing queued: not the helper's work
+        running = asyncio.create_task(full.run())
+        try:
+
+            async def all_sent() -> bool:
+                return await _statuses(sessionmaker, broadcast_id) == {"sent": 80}
+
+            await _eventually(all_sent, 60)
+        finally:
+            full.stop()
+            await running
+    finally:
+        helper.stop()
+        await helping
+    assert _received_by(sink, addresses) == Counter(dict.fromkeys(addresses, 1))
+    transports = [runner.sender.transport for runner in (helper, full)]
+    assert all(isinstance(transport, SmtpTransport) and transport.connections_opened for transport in transports)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.config import Settings
 from roost.delivery.addressing import Addressing
+from roost.kit.process_lock import ProcessLock
 from tests.bounce.fixtures import Mailing, send
 from tests.helpers import Api
 
@@ -204,32 +207,73 @@ async def test_the_bounce_listener_runs_alone(
 
 
 async def test_the_served_processes_run_rules_within_seconds_once_per_event(server: str, api: Api) -> None:
-    # Set up in-process (the served API is rate limited), change over the wire, let `roost serve` run the rule.
+    await _rule_runs_once_for_each_contact_tagged(server, api, "Served")
+
+
+async def test_one_served_process_runs_the_background_and_another_takes_over_when_it_dies(
+    env: dict[str, str], server: str, api: Api
+) -> None:
+    lock = Path(env["ROOST_DATA_DIR"]) / ".roost-background.lock"
+    holder = await asyncio.to_thread(_background_holder, lock)
+    os.kill(holder, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while (successor := await asyncio.to_thread(_background_holder, lock)) == holder:
+        assert time.monotonic() < deadline, "no served process took the background over"
+        await asyncio.sleep(0.2)
+    assert successor != os.getpid()
+    await _rule_runs_once_for_each_contact_tagged(server, api, "Taken over")
+
+
+def _background_holder(lock: Path) -> int:
+    """The live served process that holds the background's lock (waiting for one to hold it)."""
+    deadline = time.monotonic() + 20
+    while True:
+        probe = ProcessLock(lock)
+        if probe.try_acquire():  # nobody holds it now: let go at once, the served processes need it
+            probe.release()
+        elif (pid := int(lock.read_text() or 0)) and _alive(pid):
+            return pid
+        assert time.monotonic() < deadline, "no served process holds the background's lock"
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def _rule_runs_once_for_each_contact_tagged(server: str, api: Api, tag: str) -> None:
+    """Set up in-process (the served API is rate limited), change over the wire, let `roost serve` run the rule."""
     rule = await api.created(
         "/rules",
         {
-            "name": "Served",
+            "name": tag,
             "active": True,
-            "triggers": [{"trigger": "tag_applied", "params": {"tag": "Served"}}],
-            "actions": [{"action": "add_conversion"}, {"action": "apply_tag", "params": {"tag": "Handled"}}],
+            "triggers": [{"trigger": "tag_applied", "params": {"tag": tag}}],
+            "actions": [{"action": "add_conversion"}, {"action": "apply_tag", "params": {"tag": f"{tag} handled"}}],
         },
     )
-    contacts = [(await api.created("/contacts", {"email": f"served{n}@example.com"}))["contact_id"] for n in range(3)]
+    conversions = (await api.get("/conversions")).json()["meta"]["total"]
+    slug = tag.lower().replace(" ", "-")
+    contacts = [(await api.created("/contacts", {"email": f"{slug}{n}@example.com"}))["contact_id"] for n in range(3)]
     async with httpx.AsyncClient(base_url=server, headers=api.account.headers, timeout=10) as http:
         for contact in contacts:
-            assert (await http.post(f"/v1/contacts/{contact}/tags", json={"tags": ["Served"]})).status_code == 201
+            assert (await http.post(f"/v1/contacts/{contact}/tags", json={"tags": [tag]})).status_code == 201
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         runs = (await api.get(f"/rules/{rule['rule_id']}/runs")).json()["meta"]["total"]
         if runs == len(contacts):
             break
         await asyncio.sleep(0.1)
-    await asyncio.sleep(0.5)  # two worker processes dispatch: give a second handling the time to show
+    await asyncio.sleep(0.5)  # give a second handling, were there one, the time to show
     for contact in contacts:
         tags = {tag["name"] for tag in (await api.get(f"/contacts/{contact}")).json()["tags"]}
-        assert tags == {"Served", "Handled"}
+        assert tags == {tag, f"{tag} handled"}
     assert (await api.get(f"/rules/{rule['rule_id']}/runs")).json()["meta"]["total"] == len(contacts)
-    assert (await api.get("/conversions")).json()["meta"]["total"] == len(contacts)
+    assert (await api.get("/conversions")).json()["meta"]["total"] == conversions + len(contacts)
 
 
 async def _wait_for_port(port: int) -> None:

@@ -33,7 +33,7 @@ from roost.api.v1.routes import (
     tags,
     webhooks,
 )
-from roost.background import Background
+from roost.background import ElectedBackground
 from roost.bounce.listener import bounce_listener
 from roost.channel.intake import Intake
 from roost.config import Settings, get_settings
@@ -92,8 +92,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        background = Background(settings, state.sessionmaker, state.write_gate) if run_worker else None
-        listener = bounce_listener(settings, state.sessionmaker, state.write_gate) if run_worker else None
+        background, listener = None, None
+        if run_worker:
+            # Every process listens for bounces (the port is shared); one runs the background worker.
+            background = ElectedBackground.from_settings(settings, state.sessionmaker, state.write_gate)
+            listener = bounce_listener(settings, state.sessionmaker, state.write_gate)
         if background:
             background.start()
         try:
@@ -186,5 +189,5 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
 
 
 def serving_app() -> FastAPI:
-    """Factory for `roost serve`: settings from the environment, the worker inside."""
+    """Factory for `roost serve`: settings from the environment, the background worker inside one of its processes."""
     return create_app(run_worker=True)

@@ -81,7 +81,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Processes; each runs the API, a job worker and the bounce listener.")
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes; each runs the API and the bounce listener, one of them the background worker.",
+        ),
     ] = 1,
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Upgrade the schema first.")] = True,
 ) -> None:

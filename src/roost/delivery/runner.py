@@ -74,6 +74,7 @@ class DeliveryRunner:
         batch_size: int = 200,
         poll_interval: float = 0.5,
         lease: timedelta = timedelta(seconds=60),
+        helper: bool = False,
     ) -> None:
         self.sessionmaker = sessionmaker
         # A claim is one statement and a batch's preparation only reads: on PostgreSQL they run in
@@ -86,6 +87,10 @@ class DeliveryRunner:
         self.concurrency = concurrency
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        # A helper only sends, and only claims at once after a full batch (a backlog); otherwise once
+        # a poll interval. It shares a broadcast's backlog with the full runner of another process
+        # without splitting into small batches the stream of messages that runner keeps up with.
+        self.helper = helper
         self.lease = lease
         self._stopping = asyncio.Event()
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
@@ -102,7 +107,12 @@ class DeliveryRunner:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], *, gate: Gate = no_gate
+        cls,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        gate: Gate = no_gate,
+        helper: bool = False,
     ) -> DeliveryRunner:
         sender = MessageSender(
             transport_for(settings, sessionmaker, gate),
@@ -116,6 +126,7 @@ class DeliveryRunner:
             gate=gate,
             concurrency=settings.smtp_concurrency if settings.smtp_url else CAPTURE_CONCURRENCY,
             lease=timedelta(seconds=settings.delivery_lease),
+            helper=helper,
         )
 
     def stop(self) -> None:
@@ -138,19 +149,24 @@ class DeliveryRunner:
         self._start_stages()
         loop = asyncio.get_running_loop()
         next_housekeeping = 0.0
+        backlog = False  # the last claim filled a batch
         try:
             while not self._stopping.is_set():
                 try:
-                    if loop.time() >= next_housekeeping:
+                    if not self.helper and loop.time() >= next_housekeeping:
                         await self._housekeeping()
                         await self._finish_broadcasts()
                         next_housekeeping = loop.time() + self.poll_interval
-                    if self._queue.qsize() < self.batch_size and await self._claim_batch():
-                        continue
+                    if self._queue.qsize() < self.batch_size:
+                        claimed = await self._claim_batch()
+                        backlog = claimed >= self.batch_size
+                        if backlog or (claimed and not self.helper):
+                            continue
                 except Exception:  # a database hiccup must not end delivery; the next pass retries
                     log.exception("delivery pass failed")
                 self._room.clear()
-                await first_of(self._stopping, self._room, seconds=self.poll_interval)
+                room = [self._room] if backlog or not self.helper else []
+                await first_of(self._stopping, *room, seconds=self.poll_interval)
         finally:
             await self._shutdown()
             log.info("delivery stopped")
