@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
@@ -39,6 +38,7 @@ from roost.channel.intake import Intake
 from roost.config import Settings, get_settings
 from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
 from roost.delivery.addressing import Addressing
+from roost.kit import heap
 from roost.media import config as media_config
 from roost.media import service as media_service
 
@@ -102,10 +102,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         try:
             if listener is not None:
                 await listener.start()
-            # What exists now (modules, routes, schemas, compiled statements: some 200,000 objects)
-            # lives as long as the process. Frozen out of the collector's reach, a full collection no
-            # longer walks it: that walk was a ~100 ms pause, the API's worst latency under load.
-            gc.freeze()
+            heap.settle()
             yield
         finally:
             if listener is not None:

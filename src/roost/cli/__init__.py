@@ -115,6 +115,7 @@ def worker() -> None:
 
     from roost.background import Background
     from roost.db import WriteGate
+    from roost.kit import heap
 
     _logging()
 
@@ -124,6 +125,7 @@ def worker() -> None:
         settings = get_settings()
         engine = create_engine(settings.effective_database_url)
         runner = Background(settings, create_sessionmaker(engine), WriteGate(engine))
+        heap.settle()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, runner.stop)
