@@ -79,6 +79,8 @@ class SendOutcome:
 def xtext(value: str) -> str:
     """`value` as RFC 3461 §4 xtext: printable ASCII stays, except "+" and "=", which, like every
     other byte (of its UTF-8), become "+" and two upper-case hex digits."""
+    if value.isascii() and value.isprintable() and not any(c in value for c in " +="):
+        return value  # the usual case (an envelope id, an ASCII address): nothing to escape
     return "".join(
         chr(byte) if 0x21 <= byte <= 0x7E and byte not in b"+=" else f"+{byte:02X}" for byte in value.encode()
     )
