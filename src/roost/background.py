@@ -95,9 +95,9 @@ class ElectedBackground:
     def __init__(
         self,
         make: Callable[[], Loop],
+        make_helper: Callable[[], Loop],
         lock: ProcessLock,
         *,
-        make_helper: Callable[[], Loop] | None = None,
         retry: float = ELECTION_RETRY,
     ) -> None:
         self._make = make
@@ -115,8 +115,8 @@ class ElectedBackground:
     ) -> ElectedBackground:
         return cls(
             lambda: Background(settings, sessionmaker, gate),
+            lambda: DeliveryRunner.from_settings(settings, sessionmaker, gate=gate, helper=True),
             ProcessLock(settings.data_dir / LOCK_FILE),
-            make_helper=lambda: DeliveryRunner.from_settings(settings, sessionmaker, gate=gate, helper=True),
         )
 
     def start(self) -> None:
@@ -145,9 +145,8 @@ class ElectedBackground:
 
     async def _helping_until_elected(self) -> bool:
         """Help until this process holds the lock (True) or is stopped (False)."""
-        helper = self._make_helper() if self._make_helper is not None else None
-        helping = asyncio.create_task(helper.run()) if helper is not None else None
-        self.helping = helper
+        self.helping = helper = self._make_helper()
+        helping = asyncio.create_task(helper.run())
         try:
             while not self.lock.try_acquire():
                 await first_of(self._stopping, seconds=self._retry)
@@ -156,6 +155,5 @@ class ElectedBackground:
             return True
         finally:
             self.helping = None
-            if helper is not None and helping is not None:
-                helper.stop()
-                await helping
+            helper.stop()
+            await helping

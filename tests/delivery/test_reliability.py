@@ -88,6 +88,17 @@ def _delivered(sink: Sink, addresses: set[str], count: int) -> Callable[[], Awai
     return check
 
 
+def _all_sent(
+    sessionmaker: async_sessionmaker[AsyncSession], broadcast_id: int, count: int
+) -> Callable[[], Awaitable[bool]]:
+    """A check: the broadcast's `count` messages are all sent (none left waiting, none failed)."""
+
+    async def check() -> bool:
+        return await _statuses(sessionmaker, broadcast_id) == {"sent": count}
+
+    return check
+
+
 async def test_killing_the_sender_mid_send_loses_nothing_and_repeats_at_most_one_message_per_connection(
     api: Api, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], sink: Sink, tmp_path: Path
 ) -> None:
@@ -109,9 +120,6 @@ async def test_killing_the_sender_mid_send_loses_nothing_and_repeats_at_most_one
     async def start_worker() -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(roost, "worker", env=environment, stdout=log, stderr=log)
 
-    async def all_sent() -> bool:
-        return await _statuses(sessionmaker, broadcast_id) == {"sent": 5000}
-
     open_at_kills = 0
     worker = await start_worker()
     try:
@@ -121,7 +129,7 @@ async def test_killing_the_sender_mid_send_loses_nothing_and_repeats_at_most_one
             worker.send_signal(signal.SIGKILL)
             await worker.wait()
             worker = await start_worker()
-        await _eventually(all_sent, 180)
+        await _eventually(_all_sent(sessionmaker, broadcast_id, 5000), 180)
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(worker.wait(), timeout=30) == 0
     finally:
@@ -153,10 +161,7 @@ async def test_a_relay_that_goes_down_mid_send_delays_mail_but_loses_and_fails_n
         await asyncio.sleep(2)
         await sink.start()  # back on the same port
 
-        async def all_sent() -> bool:
-            return await _statuses(sessionmaker, broadcast_id) == {"sent": 600}
-
-        await _eventually(all_sent, 60)
+        await _eventually(_all_sent(sessionmaker, broadcast_id, 600), 60)
     finally:
         runner.stop()
         await running
@@ -177,11 +182,8 @@ async def test_a_sender_slower_than_its_lease_keeps_its_messages_and_nothing_goe
     first, second = (DeliveryRunner.from_settings(slow, sessionmaker) for _ in range(2))
     running = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
 
-    async def all_sent() -> bool:
-        return await _statuses(sessionmaker, broadcast_id) == {"sent": 8}
-
     try:
-        await _eventually(all_sent, 60)
+        await _eventually(_all_sent(sessionmaker, broadcast_id, 8), 60)
     finally:
         first.stop()
         second.stop()
@@ -274,11 +276,7 @@ async def test_a_helper_shares_a_backlog_and_leaves_starting_broadcasts_to_the_f
         assert await _statuses(sessionmaker, broadcast_id) == {}  # nothing queued: not the helper's work
         running = asyncio.create_task(full.run())
         try:
-
-            async def all_sent() -> bool:
-                return await _statuses(sessionmaker, broadcast_id) == {"sent": 80}
-
-            await _eventually(all_sent, 60)
+            await _eventually(_all_sent(sessionmaker, broadcast_id, 80), 60)
         finally:
             full.stop()
             await running

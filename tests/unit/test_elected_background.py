@@ -41,10 +41,7 @@ class Process:
         self.backgrounds: list[Recorded] = []
         self.helpers: list[Recorded] = []
         self.elected = ElectedBackground(
-            lambda: self._made(self.backgrounds),
-            ProcessLock(path),
-            make_helper=lambda: self._made(self.helpers),
-            retry=RETRY,
+            lambda: self._made(self.backgrounds), lambda: self._made(self.helpers), ProcessLock(path), retry=RETRY
         )
 
     @staticmethod

@@ -17,10 +17,6 @@ class ProcessLock:
         self.path = path
         self._fd: int | None = None
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def try_acquire(self) -> bool:
         """Take the lock unless another holder has it; whether this one holds it now. Never waits."""
         if self._fd is not None:
