@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,3 +83,17 @@ class Bird:
         assert response.status_code == status, response.text
         data: dict[str, Any] = response.json()
         return data
+
+
+async def eventually(check: Callable[[], Awaitable[bool] | bool], *, within: float = 30.0) -> None:
+    """Wait until `check()` holds, polling; fail after `within` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = check()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        assert loop.time() < deadline, "the condition did not hold in time"
+        await asyncio.sleep(0.02)

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from roost.models import Event
-from tests.helpers import Api, Tenant
+from roost.contact import service as contact_service
+from roost.contact.types import ContactView, NewContact
+from roost.db import no_gate
+from roost.db.group_commit import GroupCommit
+from roost.errors import Invalid
+from roost.models import Contact, Event
+from tests.helpers import Api, Tenant, eventually
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 
@@ -52,6 +59,123 @@ async def test_email_is_validated_and_unique_ignoring_case(api: Api) -> None:
         assert response.status_code == 422, bad
         assert "email" in response.json()["errors"]
     assert (await api.get("/contacts")).json()["meta"]["total"] == 1
+
+
+async def test_overlapping_creates_are_each_created_or_refused_on_their_own(
+    api: Api, sessionmaker: async_sessionmaker[AsyncSession], account: Tenant
+) -> None:
+    # Creates that arrive together are written in one transaction (group commit): each must still
+    # get its own answer, as if it had come alone.
+    await api.created("/fields", {"label": "Plan", "type": "text", "key": "plan", "default": "free"})
+    readers: list[dict[str, Any]] = [
+        {"email": f"reader{n}@example.com", "fields": {"first_name": f"Reader {n}"}} for n in range(12)
+    ]
+    twins = [{"email": "Twin@example.com"}, {"email": "twin@EXAMPLE.com"}, {"email": "TWIN@example.com"}]
+    refused = [
+        {"email": "odd@example.com", "fields": {"shoe_size": "44"}},
+        {"email": "far@example.com", "ipaddress": "300.1.2.3"},
+    ]
+    responses = await asyncio.gather(*(api.post("/contacts", body) for body in [*readers, *twins, *refused]))
+    made, twin_answers, (odd, far) = responses[:12], responses[12:15], responses[15:]
+
+    assert [response.status_code for response in made] == [201] * 12
+    for body, response in zip(readers, made, strict=True):
+        contact = response.json()
+        assert (contact["email"], contact["fields"]) == (
+            body["email"],
+            {**body["fields"], "last_name": None, "plan": "free"},
+        )
+        assert (await api.get(f"/contacts/{contact['contact_id']}")).json() == contact
+    assert sorted(response.status_code for response in twin_answers) == [201, 422, 422]
+    for response in twin_answers:
+        if response.status_code == 422:
+            assert response.json()["errors"] == {"email": ["The email has already been taken."]}
+    assert odd.status_code == 422
+    assert list(odd.json()["errors"]) == ["fields.shoe_size"]
+    assert far.status_code == 422
+    assert list(far.json()["errors"]) == ["ipaddress"]
+
+    created_ids = {response.json()["contact_id"] for response in responses if response.status_code == 201}
+    assert len(created_ids) == 13
+    assert (await api.get("/contacts", per_page=50)).json()["meta"]["total"] == 13
+    events = await _events(sessionmaker, account)
+    assert sorted(events) == sorted(("contact.created", contact_id) for contact_id in created_ids)
+
+
+async def test_create_many_answers_each_contact_in_order(
+    sessionmaker: async_sessionmaker[AsyncSession], account: Tenant, other_account: Tenant
+) -> None:
+    async with sessionmaker() as session:
+        session.add(Contact(account_id=account.id, email="known@example.com", fields={}, status="active"))
+        await session.commit()
+    wanted = [
+        NewContact(account.id, "first@example.com", {"first_name": "First", "last_name": None}),
+        NewContact(account.id, "KNOWN@example.com", {}),
+        NewContact(other_account.id, "known@example.com", {}),
+        NewContact(account.id, "First@Example.com", {}),
+        NewContact(account.id, "typo@example.com", {"nickname": "T"}),
+        NewContact(account.id, "last@example.com", {}, ipaddress="2001:db8::1"),
+    ]
+    async with sessionmaker() as session:
+        outcomes = await contact_service.create_many(session, wanted)
+        await session.commit()
+    first, known, elsewhere, first_again, typo, last = outcomes
+    assert isinstance(first, ContactView)
+    assert (first.contact.email, first.contact.first_name, first.contact.last_name) == (
+        "first@example.com",
+        "First",
+        None,
+    )
+    assert (first.contact.status, first.contact.confirmed_at) == ("active", first.contact.subscribed_at)
+    assert isinstance(known, Invalid)
+    assert known.errors == {"email": ["The email has already been taken."]}
+    # Another account's address is its own business.
+    assert isinstance(elsewhere, ContactView)
+    assert elsewhere.contact.account_id == other_account.id
+    assert isinstance(first_again, Invalid)
+    assert isinstance(typo, Invalid)
+    assert list(typo.errors) == ["fields.nickname"]
+    assert isinstance(last, ContactView)
+    assert last.contact.ipaddress == "2001:db8::1"
+    async with sessionmaker() as session:
+        stored = await session.scalars(
+            select(Contact.email).where(Contact.account_id == account.id).order_by(Contact.id)
+        )
+        assert list(stored) == ["known@example.com", "first@example.com", "last@example.com"]
+
+
+async def test_a_create_racing_another_writer_is_refused_and_spares_its_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], account: Tenant
+) -> None:
+    async with sessionmaker() as rival:
+        if rival.get_bind().dialect.name != "postgresql":
+            pytest.skip("the race needs concurrent writers; SQLite's writers take turns")
+        # Another process's contact, not yet committed: the batch's check cannot see it, and its
+        # INSERT of the same address waits on it.
+        rival.add(Contact(account_id=account.id, email="contested@example.com", fields={}, status="active"))
+        await rival.flush()
+        creates = GroupCommit(sessionmaker, no_gate, contact_service.create_many, name="racing creates")
+        batch = asyncio.gather(
+            creates(NewContact(account.id, "Contested@example.com", {})),
+            creates(NewContact(account.id, "bystander@example.com", {})),
+            return_exceptions=True,
+        )
+        await eventually(lambda: _waiting_on_a_lock(sessionmaker), within=10)
+        await rival.commit()
+    contested, bystander = await batch
+    # The batch failed on the unique index as a whole; each create was then written on its own.
+    assert isinstance(contested, Invalid)
+    assert contested.errors == {"email": ["The email has already been taken."]}
+    assert isinstance(bystander, ContactView)
+    assert bystander.contact.email == "bystander@example.com"
+
+
+async def _waiting_on_a_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    async with sessionmaker() as session:
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return bool(await session.scalar(waiting))
 
 
 async def test_unknown_field_keys_and_bad_ip_are_refused(api: Api) -> None:

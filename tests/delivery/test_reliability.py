@@ -20,7 +20,7 @@ from roost.kit.clock import utcnow
 from roost.mail.smtp import SmtpTransport
 from roost.models import Contact, Message
 from tests.delivery.conftest import SENDER
-from tests.helpers import Api
+from tests.helpers import Api, eventually
 from tests.mail.sink import Sink
 
 
@@ -58,13 +58,6 @@ async def _send_now(api: Api) -> int:
         "immediate": True,
     }
     return int((await api.created("/broadcasts", body))["broadcast_id"])
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], seconds: float) -> None:
-    """Poll until the check holds (what it looks at lives in the database or another process)."""
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
 
 async def _statuses(sessionmaker: async_sessionmaker[AsyncSession], broadcast_id: int) -> dict[str, int]:
@@ -124,12 +117,12 @@ async def test_killing_the_sender_mid_send_loses_nothing_and_repeats_at_most_one
     worker = await start_worker()
     try:
         for kill in range(1, 4):
-            await _eventually(_delivered(sink, addresses, kill * 1000), 120)
+            await eventually(_delivered(sink, addresses, kill * 1000), within=120)
             open_at_kills += sink.open_connections
             worker.send_signal(signal.SIGKILL)
             await worker.wait()
             worker = await start_worker()
-        await _eventually(_all_sent(sessionmaker, broadcast_id, 5000), 180)
+        await eventually(_all_sent(sessionmaker, broadcast_id, 5000), within=180)
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(worker.wait(), timeout=30) == 0
     finally:
@@ -156,12 +149,12 @@ async def test_a_relay_that_goes_down_mid_send_delays_mail_but_loses_and_fails_n
     )
     running = asyncio.create_task(runner.run())
     try:
-        await _eventually(_delivered(sink, addresses, 150), 60)
+        await eventually(_delivered(sink, addresses, 150), within=60)
         await sink.stop()  # every connection dropped, new ones refused
         await asyncio.sleep(2)
         await sink.start()  # back on the same port
 
-        await _eventually(_all_sent(sessionmaker, broadcast_id, 600), 60)
+        await eventually(_all_sent(sessionmaker, broadcast_id, 600), within=60)
     finally:
         runner.stop()
         await running
@@ -183,7 +176,7 @@ async def test_a_sender_slower_than_its_lease_keeps_its_messages_and_nothing_goe
     running = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
 
     try:
-        await _eventually(_all_sent(sessionmaker, broadcast_id, 8), 60)
+        await eventually(_all_sent(sessionmaker, broadcast_id, 8), within=60)
     finally:
         first.stop()
         second.stop()
@@ -201,7 +194,7 @@ async def test_mail_to_a_domain_is_paced_at_its_configured_rate(
     runner = DeliveryRunner.from_settings(paced, sessionmaker)
     running = asyncio.create_task(runner.run())
     try:
-        await _eventually(_delivered(sink, addresses, 30), 30)
+        await eventually(_delivered(sink, addresses, 30), within=30)
     finally:
         runner.stop()
         await running
@@ -233,7 +226,7 @@ async def test_the_overall_rate_is_shared_by_every_sender_through_redis(
     await pacer.reset()  # windows left by an earlier run of this test
     running = [asyncio.create_task(runner.run()) for runner in runners]
     try:
-        await _eventually(_delivered(sink, addresses, 30), 30)
+        await eventually(_delivered(sink, addresses, 30), within=30)
     finally:
         for runner in runners:
             runner.stop()
@@ -276,7 +269,7 @@ async def test_a_helper_shares_a_backlog_and_leaves_starting_broadcasts_to_the_f
         assert await _statuses(sessionmaker, broadcast_id) == {}  # nothing queued: not the helper's work
         running = asyncio.create_task(full.run())
         try:
-            await _eventually(_all_sent(sessionmaker, broadcast_id, 80), 60)
+            await eventually(_all_sent(sessionmaker, broadcast_id, 80), within=60)
         finally:
             full.stop()
             await running

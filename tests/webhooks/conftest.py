@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -106,17 +106,3 @@ async def running(*loops: Any) -> AsyncIterator[None]:
         for loop in loops:
             loop.stop()
         await asyncio.gather(*tasks)
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], *, within: float = 30.0) -> None:
-    """Wait until `check()` holds, polling; fail after `within` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        assert loop.time() < deadline, "the condition did not hold in time"
-        await asyncio.sleep(0.02)

@@ -34,8 +34,9 @@ from roost.api.v1.routes import (
 )
 from roost.background import ElectedBackground
 from roost.bounce.listener import bounce_listener
-from roost.channel.intake import Intake
+from roost.channel.intake import intake
 from roost.config import Settings, get_settings
+from roost.contact import service as contact_service
 from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
 from roost.delivery.addressing import Addressing
 from roost.kit import heap
@@ -82,7 +83,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         addressing=Addressing.from_settings(settings),
         media=media_settings,
         principals=token_lookups(read_sessionmaker),
-        intake=Intake(sessionmaker, write_gate),
+        intake=intake(sessionmaker, write_gate),
+        contact_creates=contact_service.creates(sessionmaker, write_gate),
         pixel_limiter=(
             RateLimiter(settings.pixel_rate_limit, redis_url=settings.redis_url, namespace="roost-pixel")
             if settings.pixel_rate_limit_enabled

@@ -1,4 +1,4 @@
-"""What an app instance holds: settings, the engine and its sessions, the rate limiter, addressing, media, intake."""
+"""What an app instance holds: settings, the engine, sessions, rate limiter, addressing, media, group commits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from roost.api.ratelimit import RateLimiter
 from roost.auth.types import Principal
 from roost.channel.intake import Intake
 from roost.config import Settings
+from roost.contact.service import ContactCreates
 from roost.db import WriteGate
 from roost.delivery.addressing import Addressing
 from roost.kit.batching import Batcher
@@ -30,4 +31,6 @@ class AppState:
     principals: Batcher[str, Principal | None]
     # Where the Bird face's sends are accepted, in batches.
     intake: Intake
+    # Where POST /v1/contacts creates contacts (without a form), in batches.
+    contact_creates: ContactCreates
     pixel_limiter: RateLimiter | None = None

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost import events
 from roost.contact.repository import ContactRepository
-from roost.contact.types import ContactView, MessagedContact
+from roost.contact.types import ContactView, FieldValues, MessagedContact, NewContact
+from roost.db import Gate
+from roost.db.group_commit import GroupCommit
 from roost.delivery import service as delivery_service
-from roost.errors import Invalid, NotFound
+from roost.errors import DomainError, Invalid, NotFound
 from roost.field import service as field_service
 from roost.form import service as form_service
 from roost.form.types import FormView
@@ -31,7 +34,7 @@ UNDELIVERABLE: tuple[Undeliverable, ...] = ("bounced", "complained")
 # meanwhile (another form's link) and may still take this form's tags and sequence.
 CONFIRMABLE = ("unconfirmed", "active")
 
-FieldValues = Mapping[str, str | None]
+ContactCreates = GroupCommit[NewContact, ContactView]
 
 
 async def _views(repo: ContactRepository, contacts: Sequence[Contact]) -> list[ContactView]:
@@ -65,7 +68,11 @@ def check_ipaddress(value: str | None) -> None:
 async def _check_unique_email(repo: ContactRepository, email: str, *, except_id: int | None = None) -> None:
     existing = await repo.by_email(email)
     if existing is not None and existing.id != except_id:
-        raise Invalid.field("email", "The email has already been taken.")
+        raise _email_taken()
+
+
+def _email_taken() -> Invalid:
+    return Invalid.field("email", "The email has already been taken.")
 
 
 def _check_fields(defined: Mapping[str, CustomField], values: FieldValues) -> None:
@@ -166,45 +173,87 @@ async def for_messaging(
     return by_email, await repo.by_ids(contact_ids)
 
 
-async def create(
-    session: AsyncSession,
-    *,
-    account_id: int,
-    email: str,
-    fields: FieldValues,
-    ipaddress: str | None = None,
-    form_id: int | None = None,
-) -> ContactView:
-    """Create a contact: through the form when one is given, else active and confirmed at once (CONVENTIONS §7)."""
+def creates(sessionmaker: async_sessionmaker[AsyncSession], write_gate: Gate) -> ContactCreates:
+    """Where a process creates contacts without a form: in batches, one transaction each (`create_many`)."""
+    return GroupCommit(sessionmaker, write_gate, create_many, name="contact creates")
+
+
+async def create_many(session: AsyncSession, wanted: Sequence[NewContact]) -> list[ContactView | DomainError]:
+    """Create active, confirmed contacts (no form, CONVENTIONS §7) with a handful of statements for them
+    all: each one's view, or why it was refused.
+
+    A refused contact changes nothing. Of two with the same address, the first is created and the
+    second refused, as if they had come one after the other.
+    """
+    by_account: dict[int, dict[int, NewContact]] = defaultdict(dict)
+    for index, new in enumerate(wanted):
+        by_account[new.account_id][index] = new
+    outcomes: dict[int, ContactView | DomainError] = {}
+    for account_id, batch in by_account.items():
+        for index, outcome in (await _insert(session, account_id, batch, through_form=False)).items():
+            outcomes[index] = outcome if isinstance(outcome, DomainError) else ContactView(contact=outcome)
+    return [outcomes[index] for index in range(len(wanted))]
+
+
+async def create_through_form(session: AsyncSession, *, account_id: int, new: NewContact, form_id: int) -> ContactView:
+    """Create a contact through a form: a pending opt-in that the form then settles (CONVENTIONS §7)."""
+    form = await form_service.referenced(session, account_id=account_id, form_id=form_id)
+    outcome = (await _insert(session, account_id, {0: new}, through_form=True))[0]
+    if isinstance(outcome, DomainError):
+        raise outcome
     repo = ContactRepository(session, account_id)
-    form = None if form_id is None else await form_service.referenced(session, account_id=account_id, form_id=form_id)
-    check_ipaddress(ipaddress)
+    await _subscribe_through(session, repo, outcome, form)
+    return await _view(repo, outcome)
+
+
+async def _insert(
+    session: AsyncSession, account_id: int, batch: Mapping[int, NewContact], *, through_form: bool
+) -> dict[int, Contact | DomainError]:
+    """Check and insert one account's new contacts, by their index; each one's row, or why it was refused.
+
+    Four statements whatever their number: the fields, the addresses taken, the contacts and their
+    contact.created events.
+    """
+    repo = ContactRepository(session, account_id)
     defined = await field_service.all_fields(session, account_id=account_id)
-    _check_fields(defined, fields)
     defaults = {key: field.default for key, field in defined.items() if field.default and not field.builtin}
-    await _check_unique_email(repo, email)
+    taken = set(await repo.by_emails(new.email for new in batch.values()))
     now = utcnow_seconds()
-    contact = repo.add(
-        Contact(
-            account_id=account_id,
-            email=email,
-            fields={},
-            ipaddress=ipaddress,
+    outcomes: dict[int, Contact | DomainError] = {}
+    rows: dict[int, dict[str, Any]] = {}
+    for index, new in batch.items():
+        try:
+            check_ipaddress(new.ipaddress)
+            _check_fields(defined, new.fields)
+            if new.email.lower() in taken:
+                raise _email_taken()
+        except DomainError as refusal:
+            outcomes[index] = refusal
+            continue
+        taken.add(new.email.lower())
+        values = {**defaults, **new.fields}
+        rows[index] = {
+            "email": new.email,
+            "ipaddress": new.ipaddress,
+            **{key: values.get(key) for key in field_service.BUILTIN_KEYS},
+            "fields": {
+                key: value
+                for key, value in values.items()
+                if key not in field_service.BUILTIN_KEYS and value is not None
+            },
             # Through a form the contact starts as a pending opt-in that the form then settles.
-            status="active" if form is None else "unconfirmed",
-            subscribed_at=now,
-            confirmed_at=now if form is None else None,
-            created_at=now,
-            updated_at=now,
-        )
+            "status": "unconfirmed" if through_form else "active",
+            "subscribed_at": now,
+            "confirmed_at": None if through_form else now,
+            "created_at": now,
+            "updated_at": now,
+        }
+    contacts = await repo.insert_many(list(rows.values()))
+    await events.record_many(
+        session, type="contact.created", entries=[(account_id, contact.id, {}) for contact in contacts]
     )
-    _apply_fields(contact, {**defaults, **fields})
-    await session.flush()
-    events.record(session, account_id=account_id, type="contact.created", contact_id=contact.id)
-    if form is None:
-        return ContactView(contact=contact)
-    await _subscribe_through(session, repo, contact, form)
-    return await _view(repo, contact)
+    outcomes.update(zip(rows, contacts, strict=True))
+    return outcomes
 
 
 async def _change(

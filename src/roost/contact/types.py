@@ -1,10 +1,24 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from roost.models import Contact
 from roost.sequence.types import SequenceLink
+
+# Custom field values by key; None clears a value.
+FieldValues = Mapping[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class NewContact:
+    """A contact to create, as a request gave it."""
+
+    account_id: int
+    email: str
+    fields: FieldValues
+    ipaddress: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ async def send_message(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> MessageOut:
-    accepted = await state.intake.send(
+    accepted = await state.intake(
         Submission(principal.account_id, channel_id, body.to_new(keyed=idempotency_key is not None), idempotency_key)
     )
     if accepted.replayed:
