@@ -46,7 +46,13 @@ def create_engine(url: str, *, pool_size: int = 10, synchronous_commit: bool = T
     """
     full = async_url(url)
     if full.startswith("sqlite"):
-        engine = create_async_engine(full, pool_size=pool_size, max_overflow=pool_size, module=OneTripDBAPI())
+        # Up to twice pool_size connections, as on PostgreSQL, but every one opened is kept. Closing
+        # the overflow on its return, as PostgreSQL's pool does to spare the server's backends, made
+        # a process serving more than pool_size requests at once open a connection (a thread, the
+        # file, the pragmas, a cold page cache) for nearly every request: one process, 32
+        # connections reading contacts, 605-625 requests a second with the overflow closed, 704-813
+        # with it kept.
+        engine = create_async_engine(full, pool_size=2 * pool_size, max_overflow=0, module=OneTripDBAPI())
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {} if synchronous_commit else {"server_settings": {"synchronous_commit": "off"}}
