@@ -20,7 +20,11 @@ def to_utc(moment: datetime) -> datetime:
 
 def format_utc(moment: datetime) -> str:
     """ "YYYY-MM-DD HH:MM:SS" in UTC, fractions of a second dropped."""
-    return to_utc(moment).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+    # A page of contacts writes about a hundred of these: moments already in UTC (all that the
+    # database gives back) skip the conversion, and the offset isoformat writes is cut off.
+    if moment.tzinfo is not None and moment.utcoffset():
+        moment = to_utc(moment)
+    return moment.isoformat(" ", "seconds")[:19]
 
 
 def parse_utc(text: str) -> datetime:
