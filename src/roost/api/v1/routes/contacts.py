@@ -30,14 +30,18 @@ ContactList = Annotated[ListParams, Depends(list_params(contact_service.SEARCH_B
 
 
 @router.get("/contacts", response_model=PageOut[ContactOut], summary="List contacts")
-async def list_contacts(request: Request, session: SessionDep, principal: PrincipalDep, params: ContactList) -> Any:
-    page = await contact_service.list_page(session, account_id=principal.account_id, params=params)
+async def list_contacts(request: Request, state: StateDep, principal: CallerDep, params: ContactList) -> Any:
+    # The two most called reads open their session here rather than through SessionDep: FastAPI's
+    # machinery for a dependency that yields cost a tenth of a contact read's CPU.
+    async with unit_of_work(state, reading=True) as session:
+        page = await contact_service.list_page(session, account_id=principal.account_id, params=params)
     return envelope(request, page, ContactOut.of)
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut, responses=NOT_FOUND, summary="Get a contact")
-async def get_contact(contact_id: ContactId, session: SessionDep, principal: PrincipalDep) -> ContactOut:
-    view = await contact_service.get(session, account_id=principal.account_id, contact_id=contact_id)
+async def get_contact(contact_id: ContactId, state: StateDep, principal: CallerDep) -> ContactOut:
+    async with unit_of_work(state, reading=True) as session:
+        view = await contact_service.get(session, account_id=principal.account_id, contact_id=contact_id)
     return ContactOut.of(view)
 
 
