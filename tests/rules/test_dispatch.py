@@ -265,6 +265,35 @@ async def test_events_are_deleted_once_handled_and_older_than_the_retention(
         await session.execute(delete(Event).where(Event.id.in_(await left())))
 
 
+async def test_pruning_never_hands_an_id_out_twice(
+    rules: Rules, app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # The newest events of the table are old enough to prune: on SQLite the next event would take
+    # their ids again, and a rule would pass over it as an origin it had already run for.
+    long_ago = utcnow() - timedelta(days=40)
+    pruned = [
+        Event(
+            account_id=rules.api.account.id,
+            type="contact.updated",
+            data={},
+            occurred_at=long_ago,
+            dispatched_at=long_ago,
+        )
+        for _ in range(4)
+    ]
+    async with sessionmaker() as session, session.begin():
+        session.add_all(pruned)
+    pruner = Dispatcher(sessionmaker, [], gate=app.state.roost.write_gate, retention=timedelta(days=30))
+    for _ in range(10):
+        await pruner.prune(windows=50)
+    async with sessionmaker() as session, session.begin():
+        newer = Event(account_id=rules.api.account.id, type="contact.updated", data={})
+        session.add(newer)
+    assert newer.id > max(event.id for event in pruned)
+    async with sessionmaker() as session, session.begin():  # leave no pending event to later tests
+        await session.execute(delete(Event).where(Event.id == newer.id))
+
+
 async def test_rule_runs_leave_the_run_log_after_the_retention(
     rules: Rules, app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
