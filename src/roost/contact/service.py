@@ -195,13 +195,13 @@ async def create_many(session: AsyncSession, wanted: Sequence[NewContact]) -> li
     return [outcomes[index] for index in range(len(wanted))]
 
 
-async def create_through_form(session: AsyncSession, *, account_id: int, new: NewContact, form_id: int) -> ContactView:
+async def create_through_form(session: AsyncSession, *, new: NewContact, form_id: int) -> ContactView:
     """Create a contact through a form: a pending opt-in that the form then settles (CONVENTIONS §7)."""
-    form = await form_service.referenced(session, account_id=account_id, form_id=form_id)
-    outcome = (await _insert(session, account_id, {0: new}, through_form=True))[0]
+    form = await form_service.referenced(session, account_id=new.account_id, form_id=form_id)
+    outcome = (await _insert(session, new.account_id, {0: new}, through_form=True))[0]
     if isinstance(outcome, DomainError):
         raise outcome
-    repo = ContactRepository(session, account_id)
+    repo = ContactRepository(session, new.account_id)
     await _subscribe_through(session, repo, outcome, form)
     return await _view(repo, outcome)
 

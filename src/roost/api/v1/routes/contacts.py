@@ -58,9 +58,7 @@ async def create_contact(body: ContactIn, state: StateDep, principal: CallerDep)
         # The most frequent write of the API: batched with the creates that overlap it (group commit).
         return ContactOut.of(await state.contact_creates(new))
     async with unit_of_work(state, reading=False) as session:
-        view = await contact_service.create_through_form(
-            session, account_id=principal.account_id, new=new, form_id=body.form_id
-        )
+        view = await contact_service.create_through_form(session, new=new, form_id=body.form_id)
     return ContactOut.of(view)
 
 
