@@ -171,7 +171,15 @@ class Settings(BaseSettings):
             " Off: such URLs are refused (the same check as webhooks')."
         ),
     )
-    db_pool_size: int = Field(default=20, ge=1, le=200)
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description=(
+            "Database connections a process keeps open, and as many again at busy moments (SQLite keeps"
+            " those too; PostgreSQL closes them when they come back)."
+        ),
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
 
     @field_validator("smtp_rate")
