@@ -1,5 +1,6 @@
 """Every ORM class. Importing this package registers all tables on Base.metadata."""
 
+from roost.db import Base
 from roost.models.account import AccessToken, Account
 from roost.models.broadcast import Broadcast, Segment
 from roost.models.channel import Channel, ChannelMessage, ChannelMessageTag, Media, TemplateProject, TemplateVersion
@@ -53,3 +54,9 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookMessage",
 ]
+
+# SQLite gives a table keyed by an INTEGER its ids one past the largest left, so a deleted newest
+# row's id came back (migration 0014). Declared here, autogenerate writes it into new tables.
+for _table in Base.metadata.tables.values():
+    if "id" in _table.c and _table.c.id.primary_key:
+        _table.dialect_options["sqlite"]["autoincrement"] = True
