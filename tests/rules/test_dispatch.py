@@ -268,8 +268,9 @@ async def test_events_are_deleted_once_handled_and_older_than_the_retention(
 async def test_pruning_never_hands_an_id_out_twice(
     rules: Rules, app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    # The newest events of the table are old enough to prune: on SQLite the next event would take
-    # their ids again, and a rule would pass over it as an origin it had already run for.
+    # The newest events of the table are old enough to prune. If the next event took their ids
+    # again (SQLite without AUTOINCREMENT, before migration 0014), the run log, unique per rule,
+    # contact and origin event, would pass over it as an origin already run for.
     long_ago = utcnow() - timedelta(days=40)
     pruned = [
         Event(

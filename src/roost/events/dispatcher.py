@@ -219,14 +219,9 @@ class Dispatcher:
                 window = select(model.id).where(model.id > after).order_by(model.id).limit(self.prune_window)
                 last = await session.scalar(select(func.max(window.subquery().c.id)))
                 if last is not None:
-                    # The newest row stays, however old: SQLite numbers a new row one past the largest
-                    # id left, so deleting it would hand its id, and those of the rows just before, to
-                    # the next events, which the run log (unique per rule, contact and origin event)
-                    # would then take for events already handled.
-                    newest = select(func.max(model.id)).scalar_subquery()
                     done = await session.execute(
                         delete(model)
-                        .where(model.id > after, model.id <= last, model.id < newest, stamp < utcnow() - keep)
+                        .where(model.id > after, model.id <= last, stamp < utcnow() - keep)
                         .execution_options(synchronize_session=False)
                     )
                     deleted += cast(CursorResult[Any], done).rowcount
