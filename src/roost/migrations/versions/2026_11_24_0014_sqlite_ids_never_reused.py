@@ -30,7 +30,7 @@ down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Every table keyed by an integer `id`, parents before children.
+# Every table keyed by an integer `id` (the order does not matter: foreign keys are off).
 TABLES = (
     "accounts", "jobs", "access_tokens", "contacts", "custom_fields", "events", "tags", "appointments",
     "notes", "tasks", "broadcasts", "rules", "segments", "sequences", "forms", "sequence_emails",
