@@ -50,7 +50,7 @@ def create_engine(url: str, *, pool_size: int = 10, synchronous_commit: bool = T
         # the overflow on its return, as PostgreSQL's pool does to spare the server's backends, made
         # a process serving more than pool_size requests at once open a connection (a thread, the
         # file, the pragmas, a cold page cache) for nearly every request: one process, 32
-        # connections reading contacts, 605-625 requests a second with the overflow closed, 704-813
+        # connections reading contacts, 604-625 requests a second with the overflow closed, 721-827
         # with it kept.
         engine = create_async_engine(full, pool_size=2 * pool_size, max_overflow=0, module=OneTripDBAPI())
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
