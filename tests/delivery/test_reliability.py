@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import func, insert, select, text
@@ -58,6 +59,18 @@ async def _send_now(api: Api) -> int:
         "immediate": True,
     }
     return int((await api.created("/broadcasts", body))["broadcast_id"])
+
+
+@contextlib.asynccontextmanager
+async def _running(*runners: DeliveryRunner) -> AsyncIterator[None]:
+    """The runners run in the block; when it ends they stop, finishing what they hold."""
+    tasks = [asyncio.create_task(runner.run()) for runner in runners]
+    try:
+        yield
+    finally:
+        for runner in runners:
+            runner.stop()
+        await asyncio.gather(*tasks)
 
 
 async def _statuses(sessionmaker: async_sessionmaker[AsyncSession], broadcast_id: int) -> dict[str, int]:
@@ -147,17 +160,13 @@ async def test_a_relay_that_goes_down_mid_send_delays_mail_but_loses_and_fails_n
     runner = DeliveryRunner.from_settings(
         settings.model_copy(update={"smtp_url": sink.url, "smtp_concurrency": 4}), sessionmaker
     )
-    running = asyncio.create_task(runner.run())
-    try:
+    async with _running(runner):
         await eventually(_delivered(sink, addresses, 150), within=60)
         await sink.stop()  # every connection dropped, new ones refused
         await asyncio.sleep(2)
         await sink.start()  # back on the same port
 
         await eventually(_all_sent(sessionmaker, broadcast_id, 600), within=60)
-    finally:
-        runner.stop()
-        await running
 
     assert await _statuses(sessionmaker, broadcast_id) == {"sent": 600}  # none failed, none left waiting
     received = _received_by(sink, addresses)
@@ -173,14 +182,8 @@ async def test_a_sender_slower_than_its_lease_keeps_its_messages_and_nothing_goe
     sink.data_delay = 0.4  # one connection takes 3.2 s for the batch: well past a one-second lease
     slow = settings.model_copy(update={"smtp_url": sink.url, "smtp_concurrency": 1, "delivery_lease": 1.0})
     first, second = (DeliveryRunner.from_settings(slow, sessionmaker) for _ in range(2))
-    running = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
-
-    try:
+    async with _running(first, second):
         await eventually(_all_sent(sessionmaker, broadcast_id, 8), within=60)
-    finally:
-        first.stop()
-        second.stop()
-        await asyncio.gather(*running)
     assert _received_by(sink, addresses) == Counter(dict.fromkeys(addresses, 1))
 
 
@@ -192,12 +195,8 @@ async def test_mail_to_a_domain_is_paced_at_its_configured_rate(
     await _send_now(api)
     paced = settings.model_copy(update={"smtp_url": sink.url, "smtp_domain_rates": f"{domain}=10/second"})
     runner = DeliveryRunner.from_settings(paced, sessionmaker)
-    running = asyncio.create_task(runner.run())
-    try:
+    async with _running(runner):
         await eventually(_delivered(sink, addresses, 30), within=30)
-    finally:
-        runner.stop()
-        await running
     times = sorted(item.at for item in sink.received if item.recipients[0] in addresses)
     # No second holds more than ten of them, so thirty take at least two seconds.
     gaps = [later - earlier for earlier, later in zip(times, times[10:], strict=False)]
@@ -224,13 +223,8 @@ async def test_the_overall_rate_is_shared_by_every_sender_through_redis(
     pacer = runners[0].sender.pacer
     assert pacer is not None
     await pacer.reset()  # windows left by an earlier run of this test
-    running = [asyncio.create_task(runner.run()) for runner in runners]
-    try:
+    async with _running(*runners):
         await eventually(_delivered(sink, addresses, 30), within=30)
-    finally:
-        for runner in runners:
-            runner.stop()
-        await asyncio.gather(*running)
     times = sorted(item.at for item in sink.received if item.recipients[0] in addresses)
     assert times[-1] - times[0] >= 1.5  # two senders, one window of ten a second between them
 
@@ -263,19 +257,11 @@ async def test_a_helper_shares_a_backlog_and_leaves_starting_broadcasts_to_the_f
     full = DeliveryRunner.from_settings(relay, sessionmaker)
     for runner in (helper, full):
         runner.batch_size = 10
-    helping = asyncio.create_task(helper.run())
-    try:
+    async with _running(helper):
         await asyncio.sleep(1.5)  # three of the helper's polls
         assert await _statuses(sessionmaker, broadcast_id) == {}  # nothing queued: not the helper's work
-        running = asyncio.create_task(full.run())
-        try:
+        async with _running(full):
             await eventually(_all_sent(sessionmaker, broadcast_id, 80), within=60)
-        finally:
-            full.stop()
-            await running
-    finally:
-        helper.stop()
-        await helping
     assert _received_by(sink, addresses) == Counter(dict.fromkeys(addresses, 1))
     transports = [runner.sender.transport for runner in (helper, full)]
     assert all(isinstance(transport, SmtpTransport) and transport.connections_opened for transport in transports)

@@ -43,12 +43,11 @@ class GroupCommit(Generic[Item, Result]):
         write_many: WriteMany[Item, Result],
         *,
         name: str,
-        max_batch: int = MAX_BATCH,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._write_gate = write_gate
         self._write_many = write_many
-        self._batcher = Batcher(self._write, max_batch=max_batch, name=name)
+        self._batcher = Batcher(self._write, max_batch=MAX_BATCH, name=name)
 
     async def __call__(self, item: Item) -> Result:
         """The item's result once its batch has committed; raises the DomainError that refused it."""
