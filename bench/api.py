@@ -1,11 +1,11 @@
 """Throughput and latency of Roost's contact API, beside a bare Starlette ceiling.
 
 For each database (a SQLite file, a throwaway PostgreSQL database) this seeds an account with
-contacts and tags, starts `roost serve` and then the ceiling app (bench/ceiling.py) with the
-same uvicorn settings, drives each endpoint with a fixed number of keep-alive connections and
-prints one table. See bench/README.md.
+contacts and tags, starts `roost serve` and the ceiling app (bench/ceiling.py) with the same
+uvicorn settings, drives each endpoint of both in turn, over several rounds, with a fixed number
+of keep-alive connections and prints one table of medians. See bench/README.md.
 
-    python bench/api.py --db both --workers 1 2 --contacts 100000 --duration 10
+    python bench/api.py --db both --workers 1 2 --contacts 100000 --duration 5 --rounds 3
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -425,11 +426,37 @@ class Scenario:
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    """One endpoint's rounds: Roost's and the ceiling's run in each, in turn."""
+
     endpoint: str
     database: str
     workers: int
-    roost: Result
-    ceiling: Result
+    roost: list[Result]
+    ceiling: list[Result]
+
+    @property
+    def roost_median(self) -> Result:
+        return _median_run(self.roost)
+
+    @property
+    def ceiling_median(self) -> Result:
+        return _median_run(self.ceiling)
+
+    @property
+    def ratio(self) -> float | None:
+        """The median of each round's Roost/ceiling: a drift of the machine's speed between rounds cancels."""
+        ratios = [
+            r.requests_per_second / c.requests_per_second
+            for r, c in zip(self.roost, self.ceiling, strict=True)
+            if c.requests_per_second
+        ]
+        return statistics.median(ratios) if ratios else None
+
+
+def _median_run(results: Sequence[Result]) -> Result:
+    """The run with the median rate (the lower middle one of an even number), its latencies with it."""
+    ranked = sorted(results, key=lambda result: result.requests_per_second)
+    return ranked[(len(ranked) - 1) // 2]
 
 
 def scenarios(seeded: Seeded) -> list[Scenario]:
@@ -460,33 +487,57 @@ def measure(
 def bench_database(
     seeded: Seeded, workers: int, client: LoadGenerator, args: argparse.Namespace, workdir: Path
 ) -> list[Row]:
-    """Every scenario against Roost, then against the ceiling, both served with `workers` processes."""
-    plan = scenarios(seeded)
-    figures: dict[str, dict[str, Result]] = {"roost": {}, "ceiling": {}}
+    """Every scenario against Roost and the ceiling in turn, `args.rounds` times, both served with `workers` processes.
+
+    Both servers run throughout (an idle one takes next to nothing), so the two sides of a round are
+    measured seconds apart, and the side that goes first alternates from round to round.
+    """
     env = server_env(seeded.url, workdir)
     ceiling_env = {**env, "BENCH_DATABASE_URL": seeded.url, "BENCH_ACCOUNT_ID": str(seeded.account_id)}
-    servers = {
-        "roost": ([*roost_command(workers), "--no-migrate"], env, "/healthz"),
-        "ceiling": (ceiling_command(workers), ceiling_env, "/hello"),
-    }
-    for side, (command, side_env, health) in servers.items():
-        log_path = workdir / f"{side}-{seeded.database}-{workers}.log"
-        with serving(command, side_env, health, log_path) as base:
-            for scenario in plan:
-                target = scenario.roost if side == "roost" else scenario.ceiling
-                run_tag = f"{side}{workers}-{os.getpid()}-{time.time_ns()}"
-                result = measure(
-                    client, base, target, seeded.token, warmup=args.warmup, duration=args.duration, tag=run_tag
+    with contextlib.ExitStack() as servers:
+        bases = {
+            "roost": servers.enter_context(
+                serving(
+                    [*roost_command(workers), "--no-migrate"],
+                    env,
+                    "/healthz",
+                    workdir / f"roost-{seeded.database}-{workers}.log",
                 )
-                figures[side][scenario.label] = result
-                log(
-                    f"[{seeded.database} w={workers}] {side:7} {scenario.label}: "
-                    f"{result.requests_per_second:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-                    f"p99 {result.p99_ms:.1f} ms, {result.errors} errors"
+            ),
+            "ceiling": servers.enter_context(
+                serving(
+                    ceiling_command(workers),
+                    ceiling_env,
+                    "/hello",
+                    workdir / f"ceiling-{seeded.database}-{workers}.log",
                 )
-    return [
-        Row(s.label, seeded.database, workers, figures["roost"][s.label], figures["ceiling"][s.label]) for s in plan
-    ]
+            ),
+        }
+        rows = []
+        for scenario in scenarios(seeded):
+            results: dict[str, list[Result]] = {"roost": [], "ceiling": []}
+            for round_number in range(args.rounds):
+                sides = ("roost", "ceiling") if round_number % 2 == 0 else ("ceiling", "roost")
+                for side in sides:
+                    target = scenario.roost if side == "roost" else scenario.ceiling
+                    run_tag = f"{side}{workers}-{os.getpid()}-{time.time_ns()}"
+                    result = measure(
+                        client,
+                        bases[side],
+                        target,
+                        seeded.token,
+                        warmup=args.warmup,
+                        duration=args.duration,
+                        tag=run_tag,
+                    )
+                    results[side].append(result)
+                    log(
+                        f"[{seeded.database} w={workers} round {round_number + 1}] {side:7} {scenario.label}: "
+                        f"{result.requests_per_second:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+                        f"p99 {result.p99_ms:.1f} ms, {result.errors} errors"
+                    )
+            rows.append(Row(scenario.label, seeded.database, workers, results["roost"], results["ceiling"]))
+    return rows
 
 
 def render_table(rows: Sequence[Row]) -> str:
@@ -496,14 +547,12 @@ def render_table(rows: Sequence[Row]) -> str:
             row.endpoint,
             row.database,
             str(row.workers),
-            f"{row.roost.requests_per_second:,.0f}",
-            f"{row.roost.p50_ms:.1f}",
-            f"{row.roost.p99_ms:.1f}",
-            f"{row.ceiling.requests_per_second:,.0f}",
-            f"{row.roost.requests_per_second / row.ceiling.requests_per_second:.2f}"
-            if row.ceiling.requests_per_second
-            else "-",
-            f"{row.roost.errors}/{row.ceiling.errors}",
+            f"{row.roost_median.requests_per_second:,.0f}",
+            f"{row.roost_median.p50_ms:.1f}",
+            f"{row.roost_median.p99_ms:.1f}",
+            f"{row.ceiling_median.requests_per_second:,.0f}",
+            "-" if row.ratio is None else f"{row.ratio:.2f}",
+            f"{sum(r.errors for r in row.roost)}/{sum(c.errors for c in row.ceiling)}",
         )
         for row in rows
     ]
@@ -522,7 +571,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="uvicorn worker counts to try")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per endpoint")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each side per endpoint, in turn")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each measurement")
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=32)
@@ -532,8 +582,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a PostgreSQL server login allowed to CREATE DATABASE (env BENCH_PG_URL)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if args.contacts < 1 or args.duration <= 0 or args.connections < 1 or min(args.workers) < 1:
-        parser.error("--contacts, --duration, --connections and --workers must be positive")
+    if args.contacts < 1 or args.duration <= 0 or args.connections < 1 or args.rounds < 1 or min(args.workers) < 1:
+        parser.error("--contacts, --duration, --connections, --rounds and --workers must be positive")
     return args
 
 
@@ -552,8 +602,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     rows += bench_database(seeded, workers, client, args, workdir)
     cpus = os.cpu_count()
     print(
-        f"\n{args.contacts:,} contacts, {args.connections} connections, {args.duration:g} s per run "
-        f"after {args.warmup:g} s of warm-up, client {client.name}, {cpus} CPUs, Python {sys.version.split()[0]}\n"
+        f"\n{args.contacts:,} contacts, {args.connections} connections, {args.rounds} rounds of {args.duration:g} s "
+        f"per side after {args.warmup:g} s of warm-up, medians, client {client.name}, {cpus} CPUs, "
+        f"Python {sys.version.split()[0]}\n"
     )
     print(render_table(rows))
     return 0
