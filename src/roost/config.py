@@ -176,8 +176,8 @@ class Settings(BaseSettings):
         ge=1,
         le=200,
         description=(
-            "Database connections a process keeps open, and as many again at busy moments (SQLite keeps"
-            " those too; PostgreSQL closes them when they come back)."
+            "Database connections a process opens, and as many again at busy moments; every connection"
+            " opened is kept for the next requests."
         ),
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies answer 413.")
