@@ -25,7 +25,7 @@ run: install
 lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src tests
+	$(BIN)/mypy src tests bench
 	$(BIN)/lint-imports
 
 test-sqlite: install

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import TextClause, insert, select, text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api import DEFAULT_PG_URL, log, postgres_database, roost_cli, server_env
 from roost.audience import service as audience_service
+from roost.audience.types import GroupMatch, RecipientOperator, RecipientType
 from roost.broadcast import service as broadcast_service
 from roost.db import create_engine, create_sessionmaker
 from roost.models import Tag
@@ -96,14 +96,14 @@ CEILINGS = {
 
 @dataclass(frozen=True)
 class Condition:
-    type: str
+    type: RecipientType
     value: int | str
-    operator: str = "equal"
+    operator: RecipientOperator = "equal"
 
 
 @dataclass(frozen=True)
 class Group:
-    match: str
+    match: GroupMatch
     conditions: Sequence[Condition]
 
 
@@ -212,7 +212,7 @@ async def _explain(
 ) -> None:
     async with sessions() as session:
         statement = await audience_service.recipients(session, account_id=account_id, groups=groups)
-    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     async with engine.connect() as connection:
         plan = await connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM ({sql}) AS recipients"))
         log(f"\n{sql}\n\n" + "\n".join(row[0] for row in plan))
