@@ -62,7 +62,7 @@ class RouteIndex:
         if scope["type"] != "http":
             await self.router.app(scope, receive, send)
             return
-        # `url_for` and the 405 handler look at every route, not the bucket's.
+        # `url_for` looks up routes in scope["router"]: every route, not the bucket's.
         scope.setdefault("router", self.router)
         await self._bucket(get_route_path(scope)).app(scope, receive, send)
 
