@@ -494,37 +494,29 @@ def bench_database(
     """
     env = server_env(seeded.url, workdir)
     ceiling_env = {**env, "BENCH_DATABASE_URL": seeded.url, "BENCH_ACCOUNT_ID": str(seeded.account_id)}
-    with contextlib.ExitStack() as servers:
+    servers = {
+        "roost": ([*roost_command(workers), "--no-migrate"], env, "/healthz"),
+        "ceiling": (ceiling_command(workers), ceiling_env, "/hello"),
+    }
+    rows = []
+    with contextlib.ExitStack() as running:
         bases = {
-            "roost": servers.enter_context(
-                serving(
-                    [*roost_command(workers), "--no-migrate"],
-                    env,
-                    "/healthz",
-                    workdir / f"roost-{seeded.database}-{workers}.log",
-                )
-            ),
-            "ceiling": servers.enter_context(
-                serving(
-                    ceiling_command(workers),
-                    ceiling_env,
-                    "/hello",
-                    workdir / f"ceiling-{seeded.database}-{workers}.log",
-                )
-            ),
+            side: running.enter_context(
+                serving(command, side_env, health, workdir / f"{side}-{seeded.database}-{workers}.log")
+            )
+            for side, (command, side_env, health) in servers.items()
         }
-        rows = []
         for scenario in scenarios(seeded):
+            targets = {"roost": scenario.roost, "ceiling": scenario.ceiling}
             results: dict[str, list[Result]] = {"roost": [], "ceiling": []}
             for round_number in range(args.rounds):
                 sides = ("roost", "ceiling") if round_number % 2 == 0 else ("ceiling", "roost")
                 for side in sides:
-                    target = scenario.roost if side == "roost" else scenario.ceiling
                     run_tag = f"{side}{workers}-{os.getpid()}-{time.time_ns()}"
                     result = measure(
                         client,
                         bases[side],
-                        target,
+                        targets[side],
                         seeded.token,
                         warmup=args.warmup,
                         duration=args.duration,
