@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from roost.background import Loop
 
 
 @dataclass(frozen=True)
@@ -97,3 +100,16 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], *, within: flo
             return
         assert loop.time() < deadline, "the condition did not hold in time"
         await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running(*loops: Loop) -> AsyncIterator[None]:
+    """Run background loops (a dispatcher, a sender, delivery runners) for the duration of the block;
+    when it ends they stop, finishing what they hold."""
+    tasks = [asyncio.create_task(loop.run()) for loop in loops]
+    try:
+        yield
+    finally:
+        for loop in loops:
+            loop.stop()
+        await asyncio.gather(*tasks)

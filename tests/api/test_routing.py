@@ -49,7 +49,7 @@ def test_every_path_gets_the_route_a_scan_of_all_routes_gives(app: FastAPI) -> N
     assert len(paths) > 200
     for path in sorted(paths):
         bucket = index._bucket(path).routes
-        assert len(bucket) < len(routes) or request_key(path)[:1] == ("",)
+        assert len(bucket) <= 30  # the largest: the 30 routes under /v1/contacts
         for method in METHODS:
             assert _first_match(bucket, path, method) == _first_match(routes, path, method), (path, method)
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import func, insert, select, text
@@ -21,7 +20,7 @@ from roost.kit.clock import utcnow
 from roost.mail.smtp import SmtpTransport
 from roost.models import Contact, Message
 from tests.delivery.conftest import SENDER
-from tests.helpers import Api, eventually
+from tests.helpers import Api, eventually, running
 from tests.mail.sink import Sink
 
 
@@ -59,18 +58,6 @@ async def _send_now(api: Api) -> int:
         "immediate": True,
     }
     return int((await api.created("/broadcasts", body))["broadcast_id"])
-
-
-@contextlib.asynccontextmanager
-async def _running(*runners: DeliveryRunner) -> AsyncIterator[None]:
-    """The runners run in the block; when it ends they stop, finishing what they hold."""
-    tasks = [asyncio.create_task(runner.run()) for runner in runners]
-    try:
-        yield
-    finally:
-        for runner in runners:
-            runner.stop()
-        await asyncio.gather(*tasks)
 
 
 async def _statuses(sessionmaker: async_sessionmaker[AsyncSession], broadcast_id: int) -> dict[str, int]:
@@ -160,7 +147,7 @@ async def test_a_relay_that_goes_down_mid_send_delays_mail_but_loses_and_fails_n
     runner = DeliveryRunner.from_settings(
         settings.model_copy(update={"smtp_url": sink.url, "smtp_concurrency": 4}), sessionmaker
     )
-    async with _running(runner):
+    async with running(runner):
         await eventually(_delivered(sink, addresses, 150), within=60)
         await sink.stop()  # every connection dropped, new ones refused
         await asyncio.sleep(2)
@@ -182,7 +169,7 @@ async def test_a_sender_slower_than_its_lease_keeps_its_messages_and_nothing_goe
     sink.data_delay = 0.4  # one connection takes 3.2 s for the batch: well past a one-second lease
     slow = settings.model_copy(update={"smtp_url": sink.url, "smtp_concurrency": 1, "delivery_lease": 1.0})
     first, second = (DeliveryRunner.from_settings(slow, sessionmaker) for _ in range(2))
-    async with _running(first, second):
+    async with running(first, second):
         await eventually(_all_sent(sessionmaker, broadcast_id, 8), within=60)
     assert _received_by(sink, addresses) == Counter(dict.fromkeys(addresses, 1))
 
@@ -195,7 +182,7 @@ async def test_mail_to_a_domain_is_paced_at_its_configured_rate(
     await _send_now(api)
     paced = settings.model_copy(update={"smtp_url": sink.url, "smtp_domain_rates": f"{domain}=10/second"})
     runner = DeliveryRunner.from_settings(paced, sessionmaker)
-    async with _running(runner):
+    async with running(runner):
         await eventually(_delivered(sink, addresses, 30), within=30)
     times = sorted(item.at for item in sink.received if item.recipients[0] in addresses)
     # No second holds more than ten of them, so thirty take at least two seconds.
@@ -223,7 +210,7 @@ async def test_the_overall_rate_is_shared_by_every_sender_through_redis(
     pacer = runners[0].sender.pacer
     assert pacer is not None
     await pacer.reset()  # windows left by an earlier run of this test
-    async with _running(*runners):
+    async with running(*runners):
         await eventually(_delivered(sink, addresses, 30), within=30)
     times = sorted(item.at for item in sink.received if item.recipients[0] in addresses)
     assert times[-1] - times[0] >= 1.5  # two senders, one window of ten a second between them
@@ -257,10 +244,10 @@ async def test_a_helper_shares_a_backlog_and_leaves_starting_broadcasts_to_the_f
     full = DeliveryRunner.from_settings(relay, sessionmaker)
     for runner in (helper, full):
         runner.batch_size = 10
-    async with _running(helper):
+    async with running(helper):
         await asyncio.sleep(1.5)  # three of the helper's polls
         assert await _statuses(sessionmaker, broadcast_id) == {}  # nothing queued: not the helper's work
-        async with _running(full):
+        async with running(full):
             await eventually(_all_sent(sessionmaker, broadcast_id, 80), within=60)
     assert _received_by(sink, addresses) == Counter(dict.fromkeys(addresses, 1))
     transports = [runner.sender.transport for runner in (helper, full)]

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -94,15 +92,3 @@ async def receiver() -> AsyncIterator[Receiver]:
     yield server
     if server.running:
         await server.stop()
-
-
-@contextlib.asynccontextmanager
-async def running(*loops: Any) -> AsyncIterator[None]:
-    """Run background loops (a dispatcher, a sender) for the duration of the block."""
-    tasks = [asyncio.create_task(loop.run()) for loop in loops]
-    try:
-        yield
-    finally:
-        for loop in loops:
-            loop.stop()
-        await asyncio.gather(*tasks)

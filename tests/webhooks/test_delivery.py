@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from standardwebhooks import WebhookVerificationError
 
-from tests.helpers import eventually
-from tests.webhooks.conftest import Hooks, running
+from tests.helpers import eventually, running
+from tests.webhooks.conftest import Hooks
 from tests.webhooks.receiver import Received, Receiver, Reply
 
 
