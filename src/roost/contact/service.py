@@ -109,16 +109,25 @@ def _apply_fields(contact: Contact, values: FieldValues) -> list[str]:
     return changed
 
 
-async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[ContactView]:
-    """A page of contacts with their tags and sequences (three queries whatever the page size)."""
+async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[str]:
+    """A page of contacts as their wire JSON, tags and sequences included (`ContactRepository.wire`)."""
     repo = ContactRepository(session, account_id)
     searched = await repo.named_search(params)
     if searched is not None:
-        views = [ContactView(contact=c, tags=tags, sequences=sequences) for c, tags, sequences in searched.items]
-        return Page(items=views, total=searched.total, page=searched.page, per_page=searched.per_page)
+        return searched
     page = await repo.page(params)
-    views = await _views(repo, page.items)
-    return Page(items=views, total=page.total, page=page.page, per_page=page.per_page)
+    wires = await repo.wires([contact.id for contact in page.items])
+    return Page(
+        items=[wires[contact.id] for contact in page.items], total=page.total, page=page.page, per_page=page.per_page
+    )
+
+
+async def wire(session: AsyncSession, *, account_id: int, contact_id: int) -> str:
+    """One contact's wire JSON, or NotFound."""
+    found = await ContactRepository(session, account_id).wire(contact_id)
+    if found is None:
+        raise NotFound()
+    return found
 
 
 async def get(session: AsyncSession, *, account_id: int, contact_id: int) -> ContactView:
