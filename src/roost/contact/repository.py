@@ -87,14 +87,19 @@ class ContactRepository(ScopedRepository[Contact]):
         search_by = params.search_by
         connection = await self.session.connection()
         pattern = like_pattern(params.keyword)
-        matching = list(
-            await connection.scalars(_matching_names(search_by), {"account_id": self.account_id, "pattern": pattern})
-        )
+        matching = (
+            await connection.execute(_matching_names(search_by), {"account_id": self.account_id, "pattern": pattern})
+        ).all()
         if not matching:
             return Page(items=[], total=0, page=params.page, per_page=params.per_page)
         several = len(matching) > 1
-        linked = {"target_ids": matching} if several else {"target_id": matching[0]}
-        total = await connection.scalar(_linked_count(search_by, several), linked) or 0
+        if several:
+            # A contact linked to two of them counts once: only the links can tell.
+            linked: dict[str, Any] = {"target_ids": [target_id for target_id, _ in matching]}
+            total = await connection.scalar(_linked_count(search_by), linked) or 0
+        else:
+            ((target_id, total),) = matching
+            linked = {"target_id": target_id}
         newest = self.newest_first if params.sort is None else params.sort == "desc"
         page = _linked_page(search_by, several, newest, _is_postgres(connection))
         paging = {"account_id": self.account_id, "limit": params.per_page, "offset": params.offset}
@@ -345,10 +350,10 @@ def _view_statement(postgres: bool) -> Select[Any]:
 
 
 @functools.cache
-def _matching_names(search_by: str) -> Select[Any]:
-    """Ids of the account's tags or sequences whose lower-cased name is LIKE the pattern."""
+def _matching_names(search_by: str) -> Select[int, int]:
+    """The account's tags or sequences whose lower-cased name is LIKE the pattern: id, contacts_count."""
     target = _NAMED_LINKS[search_by][2]
-    return select(target.id).where(
+    return select(target.id, target.contacts_count).where(
         target.account_id == bindparam("account_id"), func.lower(target.name).like(bindparam("pattern"), escape="\\")
     )
 
@@ -359,12 +364,11 @@ def _links_to(search_by: str, several: bool) -> ColumnElement[bool]:
 
 
 @functools.cache
-def _linked_count(search_by: str, several: bool) -> Select[Any]:
-    """How many contacts are linked to the matching tags or sequences; DISTINCT sorts every link,
-    so only when there are several."""
+def _linked_count(search_by: str) -> Select[Any]:
+    """How many contacts are linked to any of several tags or sequences (one answers its own
+    `contacts_count`)."""
     contact_id = _NAMED_LINKS[search_by][0]
-    counted = func.count(contact_id.distinct()) if several else func.count()
-    return select(counted).where(_links_to(search_by, several))
+    return select(func.count(contact_id.distinct())).where(_links_to(search_by, several=True))
 
 
 @functools.cache

@@ -337,13 +337,15 @@ async def _link_tags(
     """
     already = await repo.tag_ids_of(contact.id)
     now = utcnow_seconds()
-    for tag in tags:
+    # Each link locks its tag's row until commit on PostgreSQL (the count a trigger keeps there):
+    # in id order, so that two requests applying the same tags in another order cannot deadlock.
+    for tag in sorted(tags, key=lambda tag: tag.id):
         if tag.id in already:
             continue
         repo.link_tag(ContactTag(contact_id=contact.id, tag_id=tag.id, account_id=repo.account_id, tagged_at=now))
         _tag_event(session, repo.account_id, "tag.applied", contact.id, tag.id, tag.name)
     if exclusive:
-        for tag_id in already - {tag.id for tag in tags}:
+        for tag_id in sorted(already - {tag.id for tag in tags}):
             removed = await tag_service.get(session, account_id=repo.account_id, tag_id=tag_id)
             await repo.unlink_tag(contact.id, tag_id)
             _tag_event(session, repo.account_id, "tag.removed", contact.id, tag_id, removed.name)

@@ -24,3 +24,7 @@ AccountFkLeading = Annotated[int, mapped_column(BigId, ForeignKey("accounts.id",
 Timestamp = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow_seconds)]
 MaybeTimestamp = Annotated[datetime | None, mapped_column(UTCDateTime(), nullable=True)]
 JsonObject = Annotated[dict[str, Any], mapped_column(JsonDoc, default=dict)]
+# How many contacts are linked to a tag or sequence: kept by triggers on the link table (migration
+# 0015) in the same transaction as the link. The ORM neither writes it nor loads it unless asked:
+# only the database changes it, and only a search reads it.
+LinkCount = Annotated[int, mapped_column(BigInteger, server_default="0", deferred=True)]

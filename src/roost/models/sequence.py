@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roost.db import Base, UTCDateTime
-from roost.models._types import AccountFk, BigId, IdPk, MaybeTimestamp, Timestamp
+from roost.models._types import AccountFk, BigId, IdPk, LinkCount, MaybeTimestamp, Timestamp
 
 DELAY_UNITS = ("minute", "hour", "day", "week")
 
@@ -38,6 +38,8 @@ class EmailStats:
 
 class Sequence(Sender, Base):
     __tablename__ = "sequences"
+    # contacts_count is the database's to keep (LinkCount): an INSERT does not read it back.
+    __mapper_args__ = {"eager_defaults": False}
 
     id: Mapped[IdPk]
     account_id: Mapped[AccountFk]
@@ -47,6 +49,7 @@ class Sequence(Sender, Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[Timestamp]
     updated_at: Mapped[Timestamp]
+    contacts_count: Mapped[LinkCount]
 
 
 class SequenceEmail(EmailStats, Base):

@@ -4,15 +4,18 @@ from sqlalchemy import Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roost.db import Base
-from roost.models._types import AccountFk, IdPk, Timestamp
+from roost.models._types import AccountFk, IdPk, LinkCount, Timestamp
 
 
 class Tag(Base):
     __tablename__ = "tags"
+    # contacts_count is the database's to keep (LinkCount): an INSERT does not read it back.
+    __mapper_args__ = {"eager_defaults": False}
     id: Mapped[IdPk]
     account_id: Mapped[AccountFk]
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[Timestamp]
+    contacts_count: Mapped[LinkCount]
 
 
 # Names are unique per account ignoring case (CONVENTIONS §7).
