@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Integer,
     Select,
     String,
     Table,
@@ -379,7 +380,11 @@ def _linked_page(search_by: str, several: bool, newest: bool, postgres: bool) ->
     ids = select(contact_id).where(_links_to(search_by, several)).order_by(direction(contact_id))
     if several:
         ids = ids.distinct()
-    ids = ids.limit(bindparam("limit")).offset(bindparam("offset"))
+    # LIMIT and OFFSET written into the statement: with them as parameters PostgreSQL's generic plan
+    # assumes a tenth of the table and it plans the statement afresh on every execution (about
+    # half of its CPU for a search); with them known, the prepared statement keeps one plan.
+    limit = bindparam("limit", type_=Integer, literal_execute=True)
+    ids = ids.limit(limit).offset(bindparam("offset", type_=Integer, literal_execute=True))
     return (
         select(_wire_json(postgres))
         .where(Contact.account_id == bindparam("account_id"), Contact.id.in_(ids))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer
@@ -28,3 +30,5 @@ JsonObject = Annotated[dict[str, Any], mapped_column(JsonDoc, default=dict)]
 # 0015) in the same transaction as the link. The ORM neither writes it nor loads it unless asked:
 # only the database changes it, and only a search reads it.
 LinkCount = Annotated[int, mapped_column(BigInteger, server_default="0", deferred=True)]
+# The mapper arguments of a model with a LinkCount: an INSERT does not read the count back either.
+LINK_COUNTED: Mapping[str, Any] = MappingProxyType({"eager_defaults": False})

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roost.db import Base, UTCDateTime
-from roost.models._types import AccountFk, BigId, IdPk, LinkCount, MaybeTimestamp, Timestamp
+from roost.models._types import LINK_COUNTED, AccountFk, BigId, IdPk, LinkCount, MaybeTimestamp, Timestamp
 
 DELAY_UNITS = ("minute", "hour", "day", "week")
 
@@ -38,8 +38,7 @@ class EmailStats:
 
 class Sequence(Sender, Base):
     __tablename__ = "sequences"
-    # contacts_count is the database's to keep (LinkCount): an INSERT does not read it back.
-    __mapper_args__ = {"eager_defaults": False}
+    __mapper_args__ = LINK_COUNTED
 
     id: Mapped[IdPk]
     account_id: Mapped[AccountFk]

@@ -4,13 +4,12 @@ from sqlalchemy import Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roost.db import Base
-from roost.models._types import AccountFk, IdPk, LinkCount, Timestamp
+from roost.models._types import LINK_COUNTED, AccountFk, IdPk, LinkCount, Timestamp
 
 
 class Tag(Base):
     __tablename__ = "tags"
-    # contacts_count is the database's to keep (LinkCount): an INSERT does not read it back.
-    __mapper_args__ = {"eager_defaults": False}
+    __mapper_args__ = LINK_COUNTED
     id: Mapped[IdPk]
     account_id: Mapped[AccountFk]
     name: Mapped[str] = mapped_column(String(255))
