@@ -38,7 +38,7 @@ from roost.bounce.listener import bounce_listener
 from roost.channel.intake import intake
 from roost.config import Settings, get_settings
 from roost.contact import service as contact_service
-from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker
+from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker, statement_engine
 from roost.delivery.addressing import Addressing
 from roost.kit import heap
 from roost.media import config as media_config
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         engine=engine,
         sessionmaker=sessionmaker,
         read_sessionmaker=read_sessionmaker,
+        read_engine=statement_engine(engine),
         write_gate=write_gate,
         limiter=limiter,
         addressing=Addressing.from_settings(settings),

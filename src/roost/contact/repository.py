@@ -224,15 +224,6 @@ class ContactRepository(ScopedRepository[Contact]):
             await self.session.flush()
         return await self.session.connection()
 
-    async def wire(self, contact_id: int) -> str | None:
-        """One contact's wire JSON (`_wire_json`), None when the account has no such contact."""
-        connection = await self._flushed_connection()
-        statement = _wire_one(_is_postgres(connection))
-        found: str | None = await connection.scalar(
-            statement, {"account_id": self.account_id, "contact_id": contact_id}
-        )
-        return found
-
     async def wires(self, contact_ids: Seq[int]) -> dict[int, str]:
         """The wire JSON of each of these contacts the account has, by id."""
         if not contact_ids:
@@ -280,6 +271,14 @@ class ContactRepository(ScopedRepository[Contact]):
             )
         )
         return bool(getattr(result, "rowcount", 0))
+
+
+async def contact_wire(connection: AsyncConnection, *, account_id: int, contact_id: int) -> str | None:
+    """One contact's wire JSON (`_wire_json`), None when the account has no such contact."""
+    found: str | None = await connection.scalar(
+        _wire_one(_is_postgres(connection)), {"account_id": account_id, "contact_id": contact_id}
+    )
+    return found
 
 
 def _view_row(row: Seq[Any]) -> ViewRow:

@@ -7,10 +7,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from roost import events
-from roost.contact.repository import ContactRepository
+from roost.contact.repository import ContactRepository, contact_wire
 from roost.contact.types import ContactView, FieldValues, MessagedContact, NewContact
 from roost.db import Gate
 from roost.db.group_commit import GroupCommit
@@ -122,9 +122,9 @@ async def list_page(session: AsyncSession, *, account_id: int, params: ListParam
     )
 
 
-async def wire(session: AsyncSession, *, account_id: int, contact_id: int) -> str:
-    """One contact's wire JSON, or NotFound."""
-    found = await ContactRepository(session, account_id).wire(contact_id)
+async def wire(connection: AsyncConnection, *, account_id: int, contact_id: int) -> str:
+    """One contact's wire JSON, or NotFound; on a Core connection (the most called read)."""
+    found = await contact_wire(connection, account_id=account_id, contact_id=contact_id)
     if found is None:
         raise NotFound()
     return found

@@ -11,6 +11,7 @@ from roost.db.engine import (
     create_statement_sessionmaker,
     is_reading,
     no_gate,
+    statement_engine,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "create_statement_sessionmaker",
     "is_reading",
     "no_gate",
+    "statement_engine",
 ]

@@ -118,6 +118,11 @@ def create_statement_sessionmaker(engine: AsyncEngine, *, reading: bool = False)
     for a change made by one statement, which is atomic without a BEGIN and a COMMIT round trip.
     On SQLite, the usual sessions.
     """
+    return create_sessionmaker(statement_engine(engine), reading=reading)
+
+
+def statement_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine whose every statement commits on its own on PostgreSQL (autocommit); on SQLite, itself."""
     if engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return create_sessionmaker(engine, reading=reading)
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine

@@ -5,7 +5,7 @@ from typing import Annotated
 import orjson
 from fastapi import Depends, Path, Request, Response
 
-from roost.api.deps import SessionDep, StateDep, unit_of_work
+from roost.api.deps import SessionDep, StateDep, read_connection, unit_of_work
 from roost.api.v1.auth import CallerDep, PrincipalDep
 from roost.api.v1.lists import PageOut, envelope, list_params
 from roost.api.v1.routing import BAD_BODY, NOT_FOUND, v1_router
@@ -42,8 +42,8 @@ async def list_contacts(request: Request, state: StateDep, principal: CallerDep,
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut, responses=NOT_FOUND, summary="Get a contact")
 async def get_contact(contact_id: ContactId, state: StateDep, principal: CallerDep) -> Response:
-    async with unit_of_work(state, reading=True) as session:
-        wire = await contact_service.wire(session, account_id=principal.account_id, contact_id=contact_id)
+    async with read_connection(state) as connection:
+        wire = await contact_service.wire(connection, account_id=principal.account_id, contact_id=contact_id)
     return Response(wire, media_type="application/json")
 
 
