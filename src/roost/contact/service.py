@@ -110,7 +110,7 @@ def _apply_fields(contact: Contact, values: FieldValues) -> list[str]:
 
 
 async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[str]:
-    """A page of contacts as their wire JSON, tags and sequences included (`ContactRepository.wire`)."""
+    """A page of contacts as their wire JSON (as `ContactOut` shows them), written by the database."""
     repo = ContactRepository(session, account_id)
     searched = await repo.named_search(params)
     if searched is not None:

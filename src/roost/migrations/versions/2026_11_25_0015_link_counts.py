@@ -83,8 +83,9 @@ def downgrade() -> None:
     for table, links, _ in COUNTED:
         for statement in drops:
             op.execute(statement.format(links=links))
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("contacts_count")
+        # In place (SQLite 3.35+ drops a column itself): a batch copy would lose the table's
+        # AUTOINCREMENT and its expression index.
+        op.drop_column(table, "contacts_count")
 
 
 def create_triggers(table: str, links: str, key: str) -> None:

@@ -32,11 +32,11 @@ ContactList = Annotated[ListParams, Depends(list_params(contact_service.SEARCH_B
 
 @router.get("/contacts", response_model=PageOut[ContactOut], summary="List contacts")
 async def list_contacts(request: Request, state: StateDep, principal: CallerDep, params: ContactList) -> Response:
-    # The two most called reads open their session here rather than through SessionDep: FastAPI's
-    # machinery for a dependency that yields cost a tenth of a contact read's CPU.
+    # The two most called reads open their session or connection here rather than through
+    # SessionDep: FastAPI's machinery for a dependency that yields cost a tenth of a contact read's CPU.
     async with unit_of_work(state, reading=True) as session:
         page = await contact_service.list_page(session, account_id=principal.account_id, params=params)
-    # The contacts come as the JSON text the database wrote (ContactRepository.wire), sent as it is.
+    # The contacts come as the JSON text the database wrote (roost.contact.repository), sent as it is.
     return Response(orjson.dumps(envelope(request, page, orjson.Fragment)), media_type="application/json")
 
 
