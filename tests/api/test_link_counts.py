@@ -81,3 +81,21 @@ async def test_concurrent_taggings_of_the_same_tags_are_all_counted(
     kept = await _kept_and_counted(sessionmaker, account)
     assert kept["Popular"] == kept["Second"] == (24, 24)
     assert await _total(api, "tag", "popular") == 24
+
+
+async def test_concurrent_swaps_of_two_tags_are_all_counted(api: Api, sessionmaker: Maker, account: Tenant) -> None:
+    emails = [f"s{n}@example.com" for n in range(24)]
+    ids = [(await api.created("/contacts", {"email": email}))["contact_id"] for email in emails]
+    for n, contact_id in enumerate(ids):
+        await api.post(f"/contacts/{contact_id}/tags", {"tags": ["Left" if n % 2 else "Right"]})
+
+    async def swap(n: int) -> None:
+        # A PUT with a tag set removes the tag it leaves, then adds the other: half of them the
+        # other way round, at once.
+        replaced = {"email": emails[n], "tags": ["Right" if n % 2 else "Left"]}
+        response = await api.put(f"/contacts/{ids[n]}", replaced)
+        assert response.status_code == 200, response.text
+
+    await asyncio.gather(*(swap(n) for n in range(len(ids))))
+    kept = await _kept_and_counted(sessionmaker, account)
+    assert kept["Left"] == kept["Right"] == (12, 12)

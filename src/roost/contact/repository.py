@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from collections.abc import Sequence as Seq
 from typing import Any, cast
 
@@ -255,6 +255,20 @@ class ContactRepository(ScopedRepository[Contact]):
             .where(Tag.account_id == self.account_id, ContactTag.contact_id == contact_id)
         )
         return set(rows)
+
+    async def lock_tags(self, tag_ids: Collection[int]) -> None:
+        """Lock these tags' rows in id order until the transaction ends, before linking or unlinking
+        them (PostgreSQL; SQLite has one writer at a time).
+
+        Each link or unlink locks its tag's row anyway, through the trigger that keeps the tag's
+        count: taken as the statements come, two requests changing the same tags in other orders
+        (a PUT removes before it adds) would deadlock.
+        """
+        if len(tag_ids) < 2 or self.session.get_bind().dialect.name != "postgresql":
+            return
+        await self.session.execute(
+            select(Tag.id).where(Tag.id.in_(sorted(tag_ids))).order_by(Tag.id).with_for_update(key_share=True)
+        )
 
     def link_tag(self, link: ContactTag) -> None:
         self.session.add(link)

@@ -336,16 +336,15 @@ async def _link_tags(
     Each tag that really comes or goes records tag.applied / tag.removed, so rules fire for the difference.
     """
     already = await repo.tag_ids_of(contact.id)
+    added = [tag for tag in tags if tag.id not in already]
+    removed_ids = already - {tag.id for tag in tags} if exclusive else set()
+    await repo.lock_tags({tag.id for tag in added} | removed_ids)
     now = utcnow_seconds()
-    # Each link locks its tag's row until commit on PostgreSQL (the count a trigger keeps there):
-    # in id order, so that two requests applying the same tags in another order cannot deadlock.
-    for tag in sorted(tags, key=lambda tag: tag.id):
-        if tag.id in already:
-            continue
+    for tag in added:
         repo.link_tag(ContactTag(contact_id=contact.id, tag_id=tag.id, account_id=repo.account_id, tagged_at=now))
         _tag_event(session, repo.account_id, "tag.applied", contact.id, tag.id, tag.name)
     if exclusive:
-        for tag_id in sorted(already - {tag.id for tag in tags}):
+        for tag_id in sorted(removed_ids):
             removed = await tag_service.get(session, account_id=repo.account_id, tag_id=tag_id)
             await repo.unlink_tag(contact.id, tag_id)
             _tag_event(session, repo.account_id, "tag.removed", contact.id, tag_id, removed.name)
