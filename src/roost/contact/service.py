@@ -343,11 +343,10 @@ async def _link_tags(
     for tag in added:
         repo.link_tag(ContactTag(contact_id=contact.id, tag_id=tag.id, account_id=repo.account_id, tagged_at=now))
         _tag_event(session, repo.account_id, "tag.applied", contact.id, tag.id, tag.name)
-    if exclusive:
-        for tag_id in sorted(removed_ids):
-            removed = await tag_service.get(session, account_id=repo.account_id, tag_id=tag_id)
-            await repo.unlink_tag(contact.id, tag_id)
-            _tag_event(session, repo.account_id, "tag.removed", contact.id, tag_id, removed.name)
+    for tag_id in sorted(removed_ids):
+        removed = await tag_service.get(session, account_id=repo.account_id, tag_id=tag_id)
+        await repo.unlink_tag(contact.id, tag_id)
+        _tag_event(session, repo.account_id, "tag.removed", contact.id, tag_id, removed.name)
     await session.flush()
 
 
