@@ -182,6 +182,17 @@ async def test_mail_to_a_domain_is_paced_at_its_configured_rate(
     await _send_now(api)
     paced = settings.model_copy(update={"smtp_url": sink.url, "smtp_domain_rates": f"{domain}=10/second"})
     runner = DeliveryRunner.from_settings(paced, sessionmaker)
+    # Every connection open before the first paced message: a message waits for its turn and then
+    # for a connection, and opening one (a quarter of a second on a loaded machine) would delay the
+    # first window's arrivals and shorten the gaps after them.
+    warm_up = b"Subject: warm-up\r\n\r\nwarm-up\r\n"
+    transport = runner.sender.transport
+    await asyncio.gather(
+        *(
+            transport.send("warm@example.org", ["warm@elsewhere.example"], warm_up)
+            for _ in range(paced.smtp_concurrency)
+        )
+    )
     async with running(runner):
         await eventually(_delivered(sink, addresses, 30), within=30)
     times = sorted(item.at for item in sink.received if item.recipients[0] in addresses)
