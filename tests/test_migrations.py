@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -44,8 +45,8 @@ async def test_sqlite_ids_are_never_handed_out_twice_after_the_upgrade(tmp_path:
 
         async with sessions() as session, session.begin():
             assert await session.scalar(select(func.count()).select_from(Contact)) == 3
-            view = await contact_service.get(session, account_id=account.id, contact_id=first)
-            assert [link.name for link in view.tags] == ["vip"]
+            wire = await contact_service.wire(await session.connection(), account_id=account.id, contact_id=first)
+            assert [link["name"] for link in json.loads(wire)["tags"]] == ["vip"]
             await contact_service.delete(session, account_id=account.id, contact_id=newest)
         async with sessions() as session, session.begin():
             [again] = await contact_service.create_many(session, [NewContact(account.id, "late@example.com", {})])

@@ -7,7 +7,6 @@ from collections.abc import Sequence as Seq
 from typing import Any, cast
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Integer,
     Select,
@@ -29,16 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import QueryableAttribute
 
 from roost.contact.types import MessagedContact, TagLink
-from roost.db.repository import ScopedRepository, written
+from roost.db.repository import ScopedRepository
 from roost.kit.clock import utcnow_seconds
 from roost.kit.paging import ListParams, Page, like_pattern
-from roost.kit.timestamps import parse_utc
 from roost.models import Contact, ContactSequence, ContactTag, Sequence, Tag
-from roost.sequence.types import SequenceLink
 
 CONTACTS = cast(Table, Contact.__table__)
-# A contact with its tag and sequence links.
-ViewRow = tuple[Contact, list[TagLink], list[SequenceLink]]
 # Built once: the Bird API looks its receivers up on every send.
 _BY_EMAILS = select(Contact.id, Contact.email, Contact.status).where(
     Contact.account_id == bindparam("account_id"), func.lower(Contact.email).in_(bindparam("emails", expanding=True))
@@ -207,14 +202,6 @@ class ContactRepository(ScopedRepository[Contact]):
         row: Contact | None = await self.session.scalar(self.scoped().where(func.lower(Contact.email) == email.lower()))
         return row
 
-    async def view(self, contact_id: int) -> ViewRow | None:
-        """One contact with its tags and sequences as objects, in a single query (the links as JSON
-        arrays), for callers that work with them; the API's reads answer `contact_wire`."""
-        connection = await self._flushed_connection()
-        statement = _view_statement(_is_postgres(connection))
-        found = (await connection.execute(statement, {"account_id": self.account_id, "contact_id": contact_id})).first()
-        return None if found is None else _view_row(found)
-
     async def _flushed_connection(self) -> AsyncConnection:
         """The session's connection for a Core read, once this unit of work's changes are in the
         database: the read does not see the session (an unsubscribe before the page that shows it)."""
@@ -291,70 +278,6 @@ async def contact_wire(connection: AsyncConnection, *, account_id: int, contact_
         _wire_one(_is_postgres(connection)), {"account_id": account_id, "contact_id": contact_id}
     )
     return found
-
-
-def _view_row(row: Seq[Any]) -> ViewRow:
-    """A row of `_with_links`: the contact, made outside the session (loading it as an ORM entity
-    costs more than the query, and callers only read it), with its links in the order applied."""
-    *columns, tag_rows, sequence_rows = row
-    contact = written(Contact, dict(zip(CONTACTS.c.keys(), columns, strict=True)))
-    tag_links = [TagLink(tag_id=i, name=n, tagged_at=parse_utc(at)) for i, n, at in tag_rows]
-    sequence_links = [
-        SequenceLink(
-            sequence_id=i,
-            current_step=step,
-            name=name,
-            description=description,
-            subscribed_at=parse_utc(subscribed),
-            confirmed_at=parse_utc(confirmed) if confirmed else None,
-        )
-        for i, step, name, description, subscribed, confirmed in sequence_rows
-    ]
-    tag_links.sort(key=lambda link: (link.tagged_at, link.tag_id))
-    sequence_links.sort(key=lambda link: (link.subscribed_at, link.sequence_id))
-    return contact, tag_links, sequence_links
-
-
-def _with_links(postgres: bool) -> Select[Any]:
-    """Contacts with their tag and sequence links as JSON arrays (read by `_view_row`)."""
-
-    def rows(*columns: Any) -> Any:
-        if postgres:
-            return func.coalesce(func.json_agg(func.json_build_array(*columns)), literal_column("'[]'::json"))
-        return func.json_group_array(func.json_array(*columns))
-
-    tags = (
-        select(rows(Tag.id, Tag.name, ContactTag.tagged_at))
-        .select_from(ContactTag)
-        .join(Tag, Tag.id == ContactTag.tag_id)
-        .where(ContactTag.contact_id == Contact.id)
-        .scalar_subquery()
-    )
-    sequences = (
-        select(
-            rows(
-                Sequence.id,
-                ContactSequence.current_step,
-                Sequence.name,
-                Sequence.description,
-                ContactSequence.subscribed_at,
-                ContactSequence.confirmed_at,
-            )
-        )
-        .select_from(ContactSequence)
-        .join(Sequence, Sequence.id == ContactSequence.sequence_id)
-        .where(ContactSequence.contact_id == Contact.id)
-        .scalar_subquery()
-    )
-    return select(*CONTACTS.c, type_coerce(tags, JSON), type_coerce(sequences, JSON))
-
-
-@functools.cache
-def _view_statement(postgres: bool) -> Select[Any]:
-    """One contact with its links; built once per dialect (the most called query)."""
-    return _with_links(postgres).where(
-        Contact.account_id == bindparam("account_id"), Contact.id == bindparam("contact_id")
-    )
 
 
 # The statements of `ContactRepository.named_search`, built once for each kind of link: building

@@ -130,15 +130,6 @@ async def wire(connection: AsyncConnection, *, account_id: int, contact_id: int)
     return found
 
 
-async def get(session: AsyncSession, *, account_id: int, contact_id: int) -> ContactView:
-    """One contact with its tags and sequences, or NotFound."""
-    found = await ContactRepository(session, account_id).view(contact_id)
-    if found is None:
-        raise NotFound()
-    contact, tags, sequences = found
-    return ContactView(contact=contact, tags=tags, sequences=sequences)
-
-
 async def check_exists(session: AsyncSession, *, account_id: int, contact_id: int) -> None:
     """NotFound unless the contact is the account's; for records nested under a contact (one light query)."""
     if not await ContactRepository(session, account_id).exists(contact_id):

@@ -146,8 +146,11 @@ async def _view(session: AsyncSession, repo: MessageRepository, message: Message
     sender_name = await _sender_name(session, repo, message)
     unsubscribed = False
     if message.contact_id is not None:
-        contact = await contact_service.get(session, account_id=message.account_id, contact_id=message.contact_id)
-        unsubscribed = contact.contact.status == "unsubscribed"
+        await session.flush()  # the status as the database has it, with this unit of work's unsubscribe
+        summaries = await contact_service.summaries(
+            session, account_id=message.account_id, contact_ids=[message.contact_id]
+        )
+        unsubscribed = summaries[message.contact_id]["status"] == "unsubscribed"
     return UnsubscribeView(
         sender_name=sender_name,
         email=message.to_address,
