@@ -1,8 +1,9 @@
 """The ceiling for bench/api.py: the same lookups as Roost's, with nothing else around them.
 
 A bare Starlette app, served by the same uvicorn settings as `roost serve` and talking to the
-same database through the same SQLAlchemy async engine (Roost's engine factory, so the same
-driver, pool size and SQLite pragmas), with plain text SQL. It skips what Roost adds per
+same database through the same SQLAlchemy async engines (Roost's engine factories, so the same
+driver, pool size and SQLite pragmas, and the reads on Roost's engine of short reads), with plain
+text SQL. It skips what Roost adds per
 request: token lookup, scope check, the tag links of each contact, events and validation.
 
 Configuration comes from the environment:
@@ -30,7 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from roost.config import Settings
-from roost.db import create_engine
+from roost.db import create_engine, create_read_engine
 
 PAGE_SIZE = 15
 COLUMNS = (
@@ -79,6 +80,7 @@ def create_app() -> Starlette:
     # The pool `roost serve` gets by default.
     pool_size = Settings.model_fields["db_pool_size"].default
     engine: AsyncEngine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=pool_size)
+    reads = create_read_engine(engine)
     account_id = int(os.environ["BENCH_ACCOUNT_ID"])
     naive_times = engine.dialect.name == "sqlite"
 
@@ -87,7 +89,7 @@ def create_app() -> Starlette:
 
     async def get_contact(request: Request) -> JSONResponse:
         params = {"account_id": account_id, "contact_id": request.path_params["contact_id"]}
-        async with engine.connect() as connection:
+        async with reads.connect() as connection:
             row = (await connection.execute(BY_ID, params)).mappings().first()
         if row is None:
             return JSONResponse({"message": "Not found."}, status_code=404)
@@ -95,7 +97,7 @@ def create_app() -> Starlette:
 
     async def search_contacts(request: Request) -> JSONResponse:
         params = {"account_id": account_id, "pattern": _like_pattern(request.query_params.get("keyword", ""))}
-        async with engine.connect() as connection:
+        async with reads.connect() as connection:
             tags = (await connection.execute(MATCHING_TAGS, params)).all()
             if not tags:
                 return JSONResponse({"data": [], "total": 0})
@@ -122,6 +124,7 @@ def create_app() -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         await engine.dispose()
+        await reads.dispose()
 
     return Starlette(
         routes=[

@@ -84,7 +84,7 @@ def settings(database_url: str, data_dir: Path) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     yield application
-    await application.state.roost.engine.dispose()
+    await application.state.roost.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ async def _limited_app(settings: Settings, **overrides: str) -> FastAPI:
 async def limited(settings: Settings) -> AsyncIterator[FastAPI]:
     app = await _limited_app(settings)
     yield app
-    await app.state.roost.engine.dispose()
+    await app.state.roost.dispose()
 
 
 async def test_sixth_request_in_a_second_is_refused(limited: FastAPI, make_account: MakeAccount) -> None:
@@ -77,7 +77,7 @@ async def test_redis_shares_the_limit_between_processes(settings: Settings, make
         assert statuses == [200] * 5 + [429]
     finally:
         for app in (one, two):
-            await app.state.roost.engine.dispose()
+            await app.state.roost.dispose()
 
 
 async def test_zero_turns_the_limit_off(settings: Settings, make_account: MakeAccount) -> None:
@@ -88,4 +88,4 @@ async def test_zero_turns_the_limit_off(settings: Settings, make_account: MakeAc
             statuses = {(await client.get("/v1/tags", headers=account.headers)).status_code for _ in range(12)}
         assert statuses == {200}
     finally:
-        await app.state.roost.engine.dispose()
+        await app.state.roost.dispose()

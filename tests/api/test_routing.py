@@ -90,4 +90,4 @@ async def test_a_route_added_after_the_first_request_is_served(settings: Setting
             assert answer.status_code == 200
             assert answer.json() == {"late": True}
     finally:
-        await application.state.roost.engine.dispose()
+        await application.state.roost.dispose()

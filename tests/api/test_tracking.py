@@ -201,7 +201,7 @@ async def test_only_marketing_mail_to_a_contact_hands_the_visitor_identifier_on(
         assert response.status_code == 302
         assert response.headers["location"] == LINK
     finally:
-        await quiet.state.roost.engine.dispose()
+        await quiet.state.roost.dispose()
 
 
 async def test_a_click_goes_nowhere_but_the_signed_url(

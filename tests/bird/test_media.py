@@ -249,7 +249,7 @@ async def app_with(settings: Settings, tmp_path: Path, **changes: Any) -> AsyncI
     application = create_app(settings.model_copy(update={**changes, "data_dir": tmp_path}))
     yield application
     media_config.configure(shared)  # create_app made its config the process's; the other tests use the shared one
-    await application.state.roost.engine.dispose()
+    await application.state.roost.dispose()
 
 
 @pytest.fixture

@@ -143,7 +143,7 @@ async def test_bodies_over_4_kb_are_refused(client: httpx.AsyncClient, api: Api,
 async def limited(settings: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(settings.model_copy(update={"pixel_rate_limit": "3/minute"}))
     yield app
-    await app.state.roost.engine.dispose()
+    await app.state.roost.dispose()
 
 
 async def test_reports_are_limited_per_client_and_workspace(

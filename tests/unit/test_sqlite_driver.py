@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from roost.db import create_engine
+from roost.db import create_engine, create_read_engine
 
 
 async def test_statements_report_rows_counts_and_ids(tmp_path: Path) -> None:
@@ -61,4 +63,37 @@ async def test_rollbacks_undo_open_transactions_only(tmp_path: Path) -> None:
             ids = (await connection.execute(text("SELECT id FROM item ORDER BY id"))).scalars().all()
         assert ids == [1, 3]
     finally:
+        await engine.dispose()
+
+
+async def test_the_read_engine_reads_what_was_committed_on_the_loop_thread_and_cannot_write(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'driver.db'}")
+    reads = create_read_engine(engine)
+
+    def record_thread(dbapi_connection: Any, _record: Any) -> None:
+        # A function the statements can call: the thread SQLite runs them on.
+        driver = dbapi_connection.driver_connection._conn
+        driver.create_function("thread_id", 0, threading.get_ident)
+
+    for each in (engine, reads):
+        event.listen(each.sync_engine, "connect", record_thread)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)"))
+            await connection.execute(text("INSERT INTO item (name) VALUES ('a')"))
+            writer_thread = await connection.scalar(text("SELECT thread_id()"))
+        async with reads.connect() as connection:
+            assert (await connection.execute(text("SELECT id, name FROM item"))).all() == [(1, "a")]
+            # The statements run where the event loop does; the writer's cross to the driver's thread.
+            assert await connection.scalar(text("SELECT thread_id()")) == threading.get_ident()
+            assert writer_thread != threading.get_ident()
+            with pytest.raises(OperationalError, match="readonly"):
+                await connection.execute(text("INSERT INTO item (name) VALUES ('b')"))
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO item (name) VALUES ('c')"))
+        async with reads.connect() as connection:
+            names = (await connection.execute(text("SELECT name FROM item ORDER BY id"))).scalars().all()
+        assert names == ["a", "c"]
+    finally:
+        await reads.dispose()
         await engine.dispose()

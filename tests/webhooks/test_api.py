@@ -154,7 +154,7 @@ async def strict_app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The app as deployed by default: private destinations refused."""
     application = create_app(settings.model_copy(update={"webhooks_allow_private": False}))
     yield application
-    await application.state.roost.engine.dispose()
+    await application.state.roost.dispose()
 
 
 @pytest.mark.parametrize(

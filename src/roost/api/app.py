@@ -38,7 +38,7 @@ from roost.bounce.listener import bounce_listener
 from roost.channel.intake import intake
 from roost.config import Settings, get_settings
 from roost.contact import service as contact_service
-from roost.db import WriteGate, create_engine, create_read_sessionmaker, create_sessionmaker, statement_engine
+from roost.db import WriteGate, create_engine, create_read_engine, create_read_sessionmaker, create_sessionmaker
 from roost.delivery.addressing import Addressing
 from roost.kit import heap
 from roost.media import config as media_config
@@ -73,18 +73,18 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     media_config.configure(media_settings)
     limiter = RateLimiter(settings.rate_limit, redis_url=settings.redis_url) if settings.rate_limit_enabled else None
     sessionmaker, write_gate = create_sessionmaker(engine), WriteGate(engine)
-    read_sessionmaker = create_read_sessionmaker(engine)
+    read_sessionmaker, read_engine = create_read_sessionmaker(engine), create_read_engine(engine)
     state = AppState(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
         read_sessionmaker=read_sessionmaker,
-        read_engine=statement_engine(engine),
+        read_engine=read_engine,
         write_gate=write_gate,
         limiter=limiter,
         addressing=Addressing.from_settings(settings),
         media=media_settings,
-        principals=token_lookups(read_sessionmaker),
+        principals=token_lookups(read_engine),
         intake=intake(sessionmaker, write_gate),
         contact_creates=contact_service.creates(sessionmaker, write_gate),
         pixel_limiter=(
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             if background:
                 background.stop()
                 await background.wait()
-            await engine.dispose()
+            await state.dispose()
 
     app = FastAPI(
         title="Roost",

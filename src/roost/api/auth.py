@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from roost.account import service as account_service
 from roost.api.deps import READ_METHODS, StateDep, unit_of_work
@@ -30,15 +30,16 @@ def bearer_token(request: Request, *, schemes: tuple[str, ...] = ("bearer",)) ->
     return token
 
 
-def token_lookups(read_sessionmaker: async_sessionmaker[AsyncSession]) -> Batcher[str, Principal | None]:
-    """Presented tokens resolved in batches: the requests that overlap share one query.
+def token_lookups(read_engine: AsyncEngine) -> Batcher[str, Principal | None]:
+    """Presented tokens resolved in batches: the requests that overlap share one query, on the
+    engine of short reads (`roost.db.create_read_engine`).
 
     Nothing is cached, so a revoked token is refused by the next request that presents it.
     """
 
     async def look_up(tokens: list[str]) -> list[Principal | None]:
-        async with read_sessionmaker() as session:
-            return await auth_service.principals(session, tokens)
+        async with read_engine.connect() as connection:
+            return await auth_service.principals(connection, tokens)
 
     return Batcher(look_up, max_batch=TOKENS_PER_LOOKUP, name="token lookups")
 

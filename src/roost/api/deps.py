@@ -40,8 +40,8 @@ async def unit_of_work(state: AppState, *, reading: bool) -> AsyncIterator[Async
 
 @contextlib.asynccontextmanager
 async def read_connection(state: AppState) -> AsyncIterator[AsyncConnection]:
-    """A Core connection for a read of one statement: no ORM session to open and close around it,
-    about 40 µs of the 650 that a contact read costs on SQLite."""
+    """A Core connection of the engine of short reads (`roost.db.create_read_engine`): no ORM
+    session to open and close around it, and on SQLite no crossing to the driver's thread."""
     async with state.read_engine.connect() as connection:
         yield connection
 

@@ -36,3 +36,8 @@ class AppState:
     # Where POST /v1/contacts creates contacts (without a form), in batches.
     contact_creates: ContactCreates
     pixel_limiter: RateLimiter | None = None
+
+    async def dispose(self) -> None:
+        """Close the connections of both engines."""
+        await self.engine.dispose()
+        await self.read_engine.dispose()

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roost.db.repository import ScopedRepository
 from roost.models import AccessToken, Account
@@ -52,12 +52,7 @@ _PRESENTED = (
 )
 
 
-async def presented_tokens(session: AsyncSession, token_hashes: Collection[str]) -> dict[str, PresentedToken]:
-    """The one unscoped query: resolving presented tokens to their accounts, by token hash.
-
-    Columns, not entities: last_seen_at may be written in a session of its own, and an Account left
-    in this session's identity map could go on showing the old value.
-    """
-    connection = await session.connection()
+async def presented_tokens(connection: AsyncConnection, token_hashes: Collection[str]) -> dict[str, PresentedToken]:
+    """The one unscoped query: resolving presented tokens to their accounts, by token hash."""
     rows = await connection.execute(_PRESENTED, {"token_hashes": sorted(set(token_hashes))})
     return {row[0]: PresentedToken(*row[1:]) for row in rows}

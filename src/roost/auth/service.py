@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from roost.account import service as account_service
 from roost.auth.repository import PresentedToken, TokenRepository, presented_tokens
@@ -60,10 +60,10 @@ async def revoke_token(session: AsyncSession, *, account_id: int, token_id: int)
     return token
 
 
-async def principals(session: AsyncSession, tokens: Sequence[str]) -> list[Principal | None]:
+async def principals(connection: AsyncConnection, tokens: Sequence[str]) -> list[Principal | None]:
     """The principal behind each presented token; None for a token that is unknown, revoked or expired."""
     hashes = [hash_token(token) for token in tokens]
-    found = await presented_tokens(session, hashes)
+    found = await presented_tokens(connection, hashes)
     now = utcnow()
     return [_principal(found.get(token_hash), now) for token_hash in hashes]
 

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from roost import events
 from roost.contact.repository import ContactRepository, contact_wire
+from roost.contact.repository import linked_page as linked_page  # a search by tag name, for the routes
+from roost.contact.repository import searches_links as searches_links
 from roost.contact.types import ContactView, FieldValues, MessagedContact, NewContact
 from roost.db import Gate
 from roost.db.group_commit import GroupCommit
@@ -110,11 +112,14 @@ def _apply_fields(contact: Contact, values: FieldValues) -> list[str]:
 
 
 async def list_page(session: AsyncSession, *, account_id: int, params: ListParams) -> Page[str]:
-    """A page of contacts as their wire JSON (as `ContactOut` shows them), written by the database."""
+    """A page of contacts as their wire JSON (as `ContactOut` shows them), written by the database.
+
+    A search by tag or sequence name (`searches_links`) is better read by `linked_page`, on a
+    connection of the engine of short reads; it is answered here too.
+    """
+    if searches_links(params):
+        return await linked_page(await session.connection(), account_id=account_id, params=params)
     repo = ContactRepository(session, account_id)
-    searched = await repo.named_search(params)
-    if searched is not None:
-        return searched
     page = await repo.page(params)
     wires = await repo.wires([contact.id for contact in page.items])
     return Page(

@@ -39,6 +39,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_read_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
 def create_engine(url: str, *, pool_size: int = 10, synchronous_commit: bool = True) -> AsyncEngine:
     """An engine for the URL. `synchronous_commit=False` (PostgreSQL; ignored on SQLite) makes the
     commits of its connections return before PostgreSQL has flushed them to disk: an engine of its
@@ -119,6 +126,29 @@ def create_statement_sessionmaker(engine: AsyncEngine, *, reading: bool = False)
     On SQLite, the usual sessions.
     """
     return create_sessionmaker(statement_engine(engine), reading=reading)
+
+
+def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine of the short reads that most requests make: the token lookups, a contact, a page
+    of a search by tag. Only for statements whose cost a page or a few index probes bound.
+
+    PostgreSQL: `engine` in autocommit (`statement_engine`). SQLite: an engine of its own on the
+    same file, whose connections cannot write (`PRAGMA query_only`) and run their statements on the
+    event loop's thread rather than crossing to the driver's (`roost.db.sqlite._InlineCursor`):
+    a contact read took half the CPU. The most recently returned connection is handed out first
+    (LIFO): a read holds one for a moment, so one or two connections serve, with warm caches.
+    An in-memory database is private to a connection: there it is `engine` itself.
+    """
+    if engine.dialect.name != "sqlite":
+        return statement_engine(engine)
+    if engine.url.database in (None, "", ":memory:"):
+        return engine
+    pool_size = engine.pool.size()  # type: ignore[attr-defined]  # a QueuePool, as create_engine makes
+    read = create_async_engine(
+        engine.url, pool_size=pool_size, max_overflow=0, pool_use_lifo=True, module=OneTripDBAPI(inline=True)
+    )
+    event.listen(read.sync_engine, "connect", _sqlite_read_pragmas)
+    return read
 
 
 def statement_engine(engine: AsyncEngine) -> AsyncEngine:

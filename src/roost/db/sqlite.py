@@ -10,6 +10,9 @@ one process, against 1.8 ms per request with two processes sharing the cores.
 Here a statement's execute, fetch and close run in one crossing, as aiosqlite's own
 `execute_fetchall` does, and a commit or rollback with no transaction open stays on the event loop.
 Everything else (server-side cursors, isolation levels, errors) is SQLAlchemy's adapter as is.
+
+`OneTripDBAPI(inline=True)` makes connections that cross no more: their statements run on the
+event loop's thread (see `_InlineCursor`), for the short reads of `roost.db.create_read_engine`.
 """
 
 from __future__ import annotations
@@ -100,6 +103,28 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return None  # the driver's cursor is closed already: the rows are all here
 
 
+class _InlineCursor(_OneTripCursor):
+    """A cursor whose statement runs on the calling thread, the event loop's, without crossing.
+
+    A crossing cost more than the reads it carries: about 110 µs of CPU for a `SELECT 1` against
+    30 inline; a contact read 700 µs against 335, a search by tag 1.8 ms against 0.9 (one process,
+    16 requests at a time). While the statement runs the event loop waits, so this is only for
+    statements whose cost is bounded by a few index probes or a page, on connections that cannot
+    write (`PRAGMA query_only`): in WAL mode a reader never waits for a writer, so nothing here
+    sleeps in SQLite's busy handler.
+    """
+
+    __slots__ = ()
+
+    async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        # The driver's thread is idle: each call on this connection (the pragmas when it opens,
+        # every statement since) is awaited before the next one starts.
+        self._description, self._rowcount, self._lastrowid, rows = _run(
+            self._connection._conn, operation, parameters, many
+        )
+        self._rows = collections.deque(rows)
+
+
 class _Connection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = _OneTripCursor
@@ -118,13 +143,20 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
             super().commit()
 
 
-class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    """The DBAPI module to give `create_async_engine(module=...)` for sqlite+aiosqlite URLs."""
+class _InlineConnection(_Connection):
+    __slots__ = ()
+    _cursor_cls = _InlineCursor
 
-    def __init__(self) -> None:
+
+class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI module to give `create_async_engine(module=...)` for sqlite+aiosqlite URLs;
+    with `inline`, one whose statements run on the event loop's thread."""
+
+    def __init__(self, *, inline: bool = False) -> None:
         aiosqlite: ModuleType = __import__("aiosqlite")
         super().__init__(aiosqlite, sqlite3)
+        self._connection_cls = _InlineConnection if inline else _Connection
 
     def connect(self, *arg: Any, **kw: Any) -> _Connection:
         adapted = super().connect(*arg, **kw)
-        return _Connection(self, adapted._connection)
+        return self._connection_cls(self, adapted._connection)

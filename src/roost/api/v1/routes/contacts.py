@@ -34,8 +34,12 @@ ContactList = Annotated[ListParams, Depends(list_params(contact_service.SEARCH_B
 async def list_contacts(request: Request, state: StateDep, principal: CallerDep, params: ContactList) -> Response:
     # The two most called reads open their session or connection here rather than through
     # SessionDep: FastAPI's machinery for a dependency that yields cost a tenth of a contact read's CPU.
-    async with unit_of_work(state, reading=True) as session:
-        page = await contact_service.list_page(session, account_id=principal.account_id, params=params)
+    if contact_service.searches_links(params):
+        async with read_connection(state) as connection:
+            page = await contact_service.linked_page(connection, account_id=principal.account_id, params=params)
+    else:
+        async with unit_of_work(state, reading=True) as session:
+            page = await contact_service.list_page(session, account_id=principal.account_id, params=params)
     # The contacts come as the JSON text the database wrote (roost.contact.repository), sent as it is.
     return Response(orjson.dumps(envelope(request, page, orjson.Fragment)), media_type="application/json")
 
