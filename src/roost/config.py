@@ -172,7 +172,9 @@ class Settings(BaseSettings):
         ),
     )
     db_pool_size: int = Field(
-        default=20,
+        # Twice 10 per process: `roost serve --workers 2` and `roost worker` stay at 60 connections,
+        # under PostgreSQL's default max_connections of 100.
+        default=10,
         ge=1,
         le=200,
         description=(

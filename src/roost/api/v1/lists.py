@@ -6,6 +6,7 @@ Literal types, which FastAPI must see as objects, not strings.
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Query, Request
 from pydantic import BaseModel, Field
@@ -70,9 +71,12 @@ def list_params(
 def envelope(request: Request, page: Page[T], render: Callable[[T], Any]) -> dict[str, Any]:
     """The Laravel-style page: data, absolute links keeping the other query parameters, meta."""
     url = request.url
+    path = str(url.replace(query=""))
+    # What URL.include_query_params(page=n) writes, with the query parsed once rather than per link.
+    kept = [(key, value) for key, value in parse_qsl(url.query, keep_blank_values=True) if key != "page"]
 
     def link(number: int) -> str:
-        return str(url.include_query_params(page=number))
+        return f"{path}?{urlencode([*kept, ('page', number)])}"
 
     last = page.last_page
     return {
@@ -88,7 +92,7 @@ def envelope(request: Request, page: Page[T], render: Callable[[T], Any]) -> dic
             "from": page.first_index,
             "to": page.last_index,
             "last_page": last,
-            "path": str(url.replace(query="")),
+            "path": path,
             "per_page": page.per_page,
             "total": page.total,
         },
