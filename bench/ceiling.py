@@ -1,10 +1,10 @@
 """The ceiling for bench/api.py: the same lookups as Roost's, with nothing else around them.
 
 A bare Starlette app, served by the same uvicorn settings as `roost serve` and talking to the
-same database through the same SQLAlchemy async engines (Roost's engine factories, so the same
+same database through the same SQLAlchemy async engines (Roost's engine factories: the same
 driver, pool size and SQLite pragmas, and the reads on Roost's engine of short reads), with plain
-text SQL. It skips what Roost adds per
-request: token lookup, scope check, the tag links of each contact, events and validation.
+text SQL. It skips what Roost adds per request: token lookup, scope check, the tag links of each
+contact, events and validation.
 
 Configuration comes from the environment:
 

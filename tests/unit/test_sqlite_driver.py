@@ -66,17 +66,18 @@ async def test_rollbacks_undo_open_transactions_only(tmp_path: Path) -> None:
         await engine.dispose()
 
 
+def _record_thread(dbapi_connection: Any, _record: Any) -> None:
+    """A function the statements can call: the thread SQLite runs them on."""
+    driver = dbapi_connection.driver_connection._conn
+    driver.create_function("thread_id", 0, threading.get_ident)
+
+
 async def test_the_read_engine_reads_what_was_committed_on_the_loop_thread_and_cannot_write(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'driver.db'}")
     reads = create_read_engine(engine)
 
-    def record_thread(dbapi_connection: Any, _record: Any) -> None:
-        # A function the statements can call: the thread SQLite runs them on.
-        driver = dbapi_connection.driver_connection._conn
-        driver.create_function("thread_id", 0, threading.get_ident)
-
     for each in (engine, reads):
-        event.listen(each.sync_engine, "connect", record_thread)
+        event.listen(each.sync_engine, "connect", _record_thread)
     try:
         async with engine.begin() as connection:
             await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)"))
@@ -94,6 +95,29 @@ async def test_the_read_engine_reads_what_was_committed_on_the_loop_thread_and_c
         async with reads.connect() as connection:
             names = (await connection.execute(text("SELECT name FROM item ORDER BY id"))).scalars().all()
         assert names == ["a", "c"]
+    finally:
+        await reads.dispose()
+        await engine.dispose()
+
+
+async def test_a_long_read_moves_to_the_drivers_thread_and_still_answers(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'driver.db'}")
+    reads = create_read_engine(engine)
+    event.listen(reads.sync_engine, "connect", _record_thread)
+    # Hundreds of thousands of instructions, far past the budget of a read on the event loop's thread.
+    long_count = text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
+        "SELECT count(*), thread_id() FROM n"
+    )
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY)"))
+        async with reads.connect() as connection:
+            count, thread = (await connection.execute(long_count)).one()
+            assert count == 200000
+            assert thread != threading.get_ident()
+            # The connection goes on running short statements in place.
+            assert await connection.scalar(text("SELECT thread_id()")) == threading.get_ident()
     finally:
         await reads.dispose()
         await engine.dispose()

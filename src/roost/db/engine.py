@@ -130,14 +130,16 @@ def create_statement_sessionmaker(engine: AsyncEngine, *, reading: bool = False)
 
 def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
     """The engine of the short reads that most requests make: the token lookups, a contact, a page
-    of a search by tag. Only for statements whose cost a page or a few index probes bound.
+    of a search by tag.
 
     PostgreSQL: `engine` in autocommit (`statement_engine`). SQLite: an engine of its own on the
     same file, whose connections cannot write (`PRAGMA query_only`) and run their statements on the
     event loop's thread rather than crossing to the driver's (`roost.db.sqlite._InlineCursor`):
-    a contact read took half the CPU. The most recently returned connection is handed out first
-    (LIFO): a read holds one for a moment, so one or two connections serve, with warm caches.
-    An in-memory database is private to a connection: there it is `engine` itself.
+    a contact read took half the CPU. A statement still running after about 2 ms is interrupted
+    and run again in the driver's thread, so a long one costs the other requests that much at
+    most. The most recently returned connection is handed out first (LIFO): a read holds one for a
+    moment, so one or two connections serve, with warm caches. An in-memory database is private
+    to a connection: there it is `engine` itself.
     """
     if engine.dialect.name != "sqlite":
         return statement_engine(engine)
