@@ -35,6 +35,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from roost.config import Settings
 from roost.db import create_engine
 from roost.models import Contact, ContactTag, Tag
 
@@ -188,6 +189,33 @@ def postgres_database(admin_url: str) -> Iterator[str]:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def warn_if_postgres_is_short_of_connections(admin_url: str, workers: Sequence[int]) -> None:
+    """Say so when the two servers could open more connections than PostgreSQL has free: the
+    requests that find none fail, and the rows' error counts show it. Sessions of processes left
+    over from other runs count too."""
+
+    async def free_connections() -> int:
+        engine = create_engine(admin_url, pool_size=1)
+        try:
+            async with engine.connect() as connection:
+                free = await connection.scalar(
+                    text(
+                        "SELECT current_setting('max_connections')::int"
+                        " - current_setting('superuser_reserved_connections')::int - count(*)"
+                        " FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                    )
+                )
+        finally:
+            await engine.dispose()
+        return int(free or 0)
+
+    # Each worker's pool holds up to twice ROOST_DB_POOL_SIZE connections (roost.db.create_engine).
+    wanted = 2 * max(workers) * 2 * Settings.model_fields["db_pool_size"].default
+    free = asyncio.run(free_connections())
+    if free < wanted:
+        log(f"[postgres] warning: {free} connections free, the two servers may open {wanted}")
 
 
 # Servers ------------------------------------------------------------------------------------
@@ -587,6 +615,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="roost-bench-") as tmp:
         workdir = Path(tmp)
         for database in databases:
+            if database == "postgres":
+                warn_if_postgres_is_short_of_connections(args.pg_url, args.workers)
             opened = sqlite_database(workdir) if database == "sqlite" else postgres_database(args.pg_url)
             with opened as url:
                 seeded = seed(database, url, args.contacts, workdir)
