@@ -365,6 +365,11 @@ async def test_search_by_tag_pages_and_totals_count_each_matching_contact_once(a
     # Newest first by default; the contact with both tags appears once, on one page.
     assert await pages() == [["gold@example.com"], ["both@example.com"], []]
     assert await pages(sort="asc") == [["both@example.com"], ["gold@example.com"], []]
+    # Ordered by another column the page is not a slice of the links (contact_service.list_page):
+    # the same contacts, once each, and the same total.
+    ordered = (await api.get("/contacts", search_by="tag", keyword="member", order_by="email")).json()
+    assert [contact["email"] for contact in ordered["data"]] == ["both@example.com", "gold@example.com"]
+    assert ordered["meta"]["total"] == 2
     assert (await api.delete(f"/contacts/{both}")).status_code == 204
     assert await total("member") == 1
 

@@ -23,7 +23,7 @@ class AppState:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     read_sessionmaker: async_sessionmaker[AsyncSession]
-    # For reads of one statement on a Core connection (roost.api.deps.read_connection).
+    # The engine of short reads (roost.db.create_read_engine), for roost.api.deps.read_connection.
     read_engine: AsyncEngine
     write_gate: WriteGate
     limiter: RateLimiter | None

@@ -12,7 +12,6 @@ from roost.db.engine import (
     create_statement_sessionmaker,
     is_reading,
     no_gate,
-    statement_engine,
 )
 
 __all__ = [
@@ -28,5 +27,4 @@ __all__ = [
     "create_statement_sessionmaker",
     "is_reading",
     "no_gate",
-    "statement_engine",
 ]

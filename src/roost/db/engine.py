@@ -125,14 +125,14 @@ def create_statement_sessionmaker(engine: AsyncEngine, *, reading: bool = False)
     for a change made by one statement, which is atomic without a BEGIN and a COMMIT round trip.
     On SQLite, the usual sessions.
     """
-    return create_sessionmaker(statement_engine(engine), reading=reading)
+    return create_sessionmaker(_statement_engine(engine), reading=reading)
 
 
 def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
     """The engine of the short reads that most requests make: the token lookups, a contact, a page
     of a search by tag.
 
-    PostgreSQL: `engine` in autocommit (`statement_engine`). SQLite: an engine of its own on the
+    PostgreSQL: `engine` in autocommit, as the statement sessions have it. SQLite: an engine of its own on the
     same file, whose connections cannot write (`PRAGMA query_only`) and run their statements on the
     event loop's thread rather than crossing to the driver's (`roost.db.sqlite._InlineCursor`):
     a contact read took half the CPU. A statement still running after about 2 ms is interrupted
@@ -142,7 +142,7 @@ def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
     to a connection: there it is `engine` itself.
     """
     if engine.dialect.name != "sqlite":
-        return statement_engine(engine)
+        return _statement_engine(engine)
     if engine.url.database in (None, "", ":memory:"):
         return engine
     pool_size = engine.pool.size()  # type: ignore[attr-defined]  # a QueuePool, as create_engine makes
@@ -153,7 +153,7 @@ def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
     return read
 
 
-def statement_engine(engine: AsyncEngine) -> AsyncEngine:
+def _statement_engine(engine: AsyncEngine) -> AsyncEngine:
     """The engine whose every statement commits on its own on PostgreSQL (autocommit); on SQLite, itself."""
     if engine.dialect.name == "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
