@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import QueryableAttribute
 
 from roost.contact.types import MessagedContact, TagLink
+from roost.db.driver import DriverRead
 from roost.db.repository import ScopedRepository
 from roost.kit.clock import utcnow_seconds
 from roost.kit.paging import ListParams, Page, like_pattern
@@ -239,10 +240,10 @@ class ContactRepository(ScopedRepository[Contact]):
 
 async def contact_wire(connection: AsyncConnection, *, account_id: int, contact_id: int) -> str | None:
     """One contact's wire JSON (`_wire_json`), None when the account has no such contact."""
-    found: str | None = await connection.scalar(
-        _wire_one(_is_postgres(connection)), {"account_id": account_id, "contact_id": contact_id}
+    rows = await _wire_one(_is_postgres(connection)).rows(
+        connection, {"account_id": account_id, "contact_id": contact_id}
     )
-    return found
+    return str(rows[0][0]) if rows else None
 
 
 def searches_links(params: ListParams) -> bool:
@@ -263,8 +264,7 @@ async def linked_page(connection: AsyncConnection, *, account_id: int, params: L
     """
     search_by = params.search_by
     pattern = like_pattern(params.keyword or "")
-    found = await connection.execute(_matching_names(search_by), {"account_id": account_id, "pattern": pattern})
-    matching = found.all()
+    matching = await _matching_names(search_by).rows(connection, {"account_id": account_id, "pattern": pattern})
     if not matching:
         return Page(items=[], total=0, page=params.page, per_page=params.per_page)
     several = len(matching) > 1
@@ -278,7 +278,11 @@ async def linked_page(connection: AsyncConnection, *, account_id: int, params: L
     newest = ContactRepository.newest_first if params.sort is None else params.sort == "desc"
     page = _linked_page(search_by, several, newest, _is_postgres(connection))
     paging = {"account_id": account_id, "limit": params.per_page, "offset": params.offset}
-    items = list(await connection.scalars(page, {**linked, **paging}))
+    if several:
+        # An expanding IN: through SQLAlchemy.
+        items = list(await connection.scalars(page.statement, {**linked, **paging}))
+    else:
+        items = [text for (text,) in await page.rows(connection, {**linked, **paging})]
     return Page(items=items, total=total, page=params.page, per_page=params.per_page)
 
 
@@ -287,11 +291,14 @@ async def linked_page(connection: AsyncConnection, *, account_id: int, params: L
 
 
 @functools.cache
-def _matching_names(search_by: str) -> Select[int, int]:
+def _matching_names(search_by: str) -> DriverRead:
     """The account's tags or sequences whose lower-cased name is LIKE the pattern: id, contacts_count."""
     target = _NAMED_LINKS[search_by][2]
-    return select(target.id, target.contacts_count).where(
-        target.account_id == bindparam("account_id"), func.lower(target.name).like(bindparam("pattern"), escape="\\")
+    return DriverRead(
+        select(target.id, target.contacts_count).where(
+            target.account_id == bindparam("account_id"),
+            func.lower(target.name).like(bindparam("pattern"), escape="\\"),
+        )
     )
 
 
@@ -309,7 +316,7 @@ def _linked_count(search_by: str) -> Select[Any]:
 
 
 @functools.cache
-def _linked_page(search_by: str, several: bool, newest: bool, postgres: bool) -> Select[Any]:
+def _linked_page(search_by: str, several: bool, newest: bool, postgres: bool) -> DriverRead:
     """A page of the linked contacts, with their links, in id order: a slice of the link index."""
     contact_id = _NAMED_LINKS[search_by][0]
     direction = desc if newest else asc
@@ -321,7 +328,7 @@ def _linked_page(search_by: str, several: bool, newest: bool, postgres: bool) ->
     # half of its CPU for a search); with them known, the prepared statement keeps one plan.
     limit = bindparam("limit", type_=Integer, literal_execute=True)
     ids = ids.limit(limit).offset(bindparam("offset", type_=Integer, literal_execute=True))
-    return (
+    return DriverRead(
         select(_wire_json(postgres))
         .where(Contact.account_id == bindparam("account_id"), Contact.id.in_(ids))
         .order_by(direction(Contact.id))
@@ -427,11 +434,13 @@ def _wire_json(postgres: bool) -> ColumnElement[str]:
 
 
 @functools.cache
-def _wire_one(postgres: bool) -> Select[str]:
+def _wire_one(postgres: bool) -> DriverRead:
     """The wire JSON of the account's contact `contact_id`; built once per dialect (the contact
     read is the most called query)."""
-    return select(_wire_json(postgres)).where(
-        Contact.account_id == bindparam("account_id"), Contact.id == bindparam("contact_id")
+    return DriverRead(
+        select(_wire_json(postgres)).where(
+            Contact.account_id == bindparam("account_id"), Contact.id == bindparam("contact_id")
+        )
     )
 
 

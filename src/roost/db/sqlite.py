@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import sqlite3
 import time
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -157,9 +158,15 @@ class _InlineCursor(_OneTripCursor):
         self._rows = collections.deque(rows)
 
 
-class _Connection(AsyncAdapt_aiosqlite_connection):
+class SQLiteConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = _OneTripCursor
+
+    async def fetch(self, operation: str, parameters: Sequence[Any]) -> list[Any]:
+        """The rows of a statement, run as this connection's cursors run theirs (`roost.db.driver`)."""
+        cursor = self._cursor_cls(self)
+        await cursor._run(operation, parameters, many=False)
+        return list(cursor._rows)
 
     def _in_transaction(self) -> bool:
         driver = self._connection._connection
@@ -175,7 +182,7 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
             super().commit()
 
 
-class _InlineConnection(_Connection):
+class _InlineConnection(SQLiteConnection):
     __slots__ = ()
     _cursor_cls = _InlineCursor
 
@@ -187,8 +194,8 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def __init__(self, *, inline: bool = False) -> None:
         aiosqlite: ModuleType = __import__("aiosqlite")
         super().__init__(aiosqlite, sqlite3)
-        self._connection_cls = _InlineConnection if inline else _Connection
+        self._connection_cls = _InlineConnection if inline else SQLiteConnection
 
-    def connect(self, *arg: Any, **kw: Any) -> _Connection:
+    def connect(self, *arg: Any, **kw: Any) -> SQLiteConnection:
         adapted = super().connect(*arg, **kw)
         return self._connection_cls(self, adapted._connection)

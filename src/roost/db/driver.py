@@ -1,0 +1,73 @@
+"""Short reads run on the driver's connection itself, past SQLAlchemy's execution layer.
+
+SQLAlchemy builds and compiles the statement; what it adds to each execution (a greenlet hand-off,
+an execution context, the compiled cache's key, a cursor adapter and a result) cost more than the
+read: 190 µs of CPU for a two-column lookup on PostgreSQL against 75 µs through asyncpg alone. A
+`DriverRead` compiles its statement once per dialect and hands the SQL to the driver: asyncpg's
+`fetch` (with its own cache of prepared statements), or on SQLite the connection of
+`roost.db.sqlite`, inline on the engine of short reads.
+
+What it runs must need nothing of SQLAlchemy's result and bind processing: parameters of plain
+int and str, columns as the driver gives them (integers, text). LIMIT and OFFSET may be written
+into the SQL (`literal_execute`) as integers; an expanding IN is not supported. Any other driver
+goes through SQLAlchemy as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
+
+from roost.db.sqlite import SQLiteConnection
+
+AnySelect = Select[*tuple[Any, ...]]
+
+
+class _Compiled:
+    __slots__ = ("constants", "literal_names", "names", "sql")
+
+    def __init__(self, statement: AnySelect, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        if compiled._bind_processors:  # nothing to convert, or the driver would see raw values
+            raise TypeError("a DriverRead takes only parameters the driver binds as they are")
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise TypeError("a DriverRead takes no expanding IN")
+        self.sql = compiled.string
+        self.literal_names = frozenset(bind.key for bind in compiled.literal_execute_params)
+        self.names = tuple(name for name in compiled.positiontup or () if name not in self.literal_names)
+        # The values the statement carries itself (a literal of a function call, bound).
+        self.constants = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+
+
+class DriverRead:
+    """A read statement run on the connection's driver; `rows` answers its rows as tuples."""
+
+    def __init__(self, statement: AnySelect) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+        return compiled
+
+    async def rows(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        compiled = self._for(connection.dialect)
+        sql = compiled.sql
+        for name in compiled.literal_names:
+            # int() refuses anything but an integer: only numbers are written into the SQL.
+            sql = sql.replace(f"__[POSTCOMPILE_{name}]", str(int(parameters[name])))
+        constants = compiled.constants
+        values = [constants[name] if name in constants else parameters[name] for name in compiled.names]
+        raw = await connection.get_raw_connection()
+        if isinstance(raw.dbapi_connection, SQLiteConnection):
+            return await raw.dbapi_connection.fetch(sql, values)
+        if connection.dialect.driver == "asyncpg":
+            records = await raw.driver_connection.fetch(sql, *values)  # type: ignore[union-attr]
+            return cast(list[Sequence[Any]], records)  # asyncpg's Records
+        return (await connection.execute(self.statement, dict(parameters))).all()

@@ -1,0 +1,62 @@
+"""Reads run on the driver's connection (roost.db.driver): the rows SQLAlchemy would give, on the
+engine of short reads of either database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Integer, bindparam, func, select
+
+from roost.db.driver import DriverRead
+from roost.models import Tag
+from tests.helpers import Api
+
+# Parameters of each kind a DriverRead takes: bound int and str, a constant the statement carries
+# (substr's 1 and 4), and LIMIT/OFFSET written into the SQL.
+TAGS = DriverRead(
+    select(Tag.id, func.substr(Tag.name, 1, 4))
+    .where(Tag.account_id == bindparam("account_id"), Tag.name.like(bindparam("pattern")))
+    .order_by(Tag.id.desc())
+    .limit(bindparam("limit", type_=Integer, literal_execute=True))
+    .offset(bindparam("offset", type_=Integer, literal_execute=True))
+)
+
+
+async def _rows(app: FastAPI, read: DriverRead, parameters: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The rows of `read` on the driver, then through SQLAlchemy."""
+    async with app.state.roost.read_engine.connect() as connection:
+        direct = [tuple(row) for row in await read.rows(connection, parameters)]
+        through = [tuple(row) for row in (await connection.execute(read.statement, parameters)).all()]
+    return direct, through
+
+
+async def test_rows_are_those_sqlalchemy_gives(app: FastAPI, api: Api, other_api: Api) -> None:
+    ids = [(await api.created("/tags", {"name": f"driver-{n}"}))["tag_id"] for n in range(5)]
+    await other_api.created("/tags", {"name": "driver-other"})
+    parameters = {"account_id": api.account.id, "pattern": "driver-%", "limit": 2, "offset": 1}
+    direct, through = await _rows(app, TAGS, parameters)
+    assert direct == through == [(ids[3], "driv"), (ids[2], "driv")]
+    # Each page size and offset writes its own SQL; the first one's is not reused.
+    direct, through = await _rows(app, TAGS, {**parameters, "limit": 10, "offset": 0})
+    assert direct == through == [(tag_id, "driv") for tag_id in reversed(ids)]
+    nothing = {**parameters, "pattern": "no such tag%"}
+    assert await _rows(app, TAGS, nothing) == ([], [])
+
+
+async def test_only_integers_are_written_into_the_sql(app: FastAPI, api: Api) -> None:
+    parameters = {"account_id": api.account.id, "pattern": "%", "limit": "1; DELETE FROM tags", "offset": 0}
+    async with app.state.roost.read_engine.connect() as connection:
+        with pytest.raises(ValueError, match="invalid literal"):
+            await TAGS.rows(connection, parameters)
+
+
+async def test_statements_it_cannot_run_as_they_are_are_refused(app: FastAPI) -> None:
+    expanding = DriverRead(select(Tag.id).where(Tag.id.in_(bindparam("ids", expanding=True))))
+    converted = DriverRead(select(Tag.id).where(Tag.created_at > bindparam("since", type_=Tag.created_at.type)))
+    async with app.state.roost.read_engine.connect() as connection:
+        with pytest.raises(TypeError, match="expanding"):
+            await expanding.rows(connection, {"ids": [1]})
+        with pytest.raises(TypeError, match="as they are"):  # timestamps are converted for the driver
+            await converted.rows(connection, {"since": None})
