@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Select
 
 from roost.db.sqlite import SQLiteConnection
@@ -64,10 +65,19 @@ class DriverRead:
             sql = sql.replace(f"__[POSTCOMPILE_{name}]", str(int(parameters[name])))
         constants = compiled.constants
         values = [constants[name] if name in constants else parameters[name] for name in compiled.names]
-        raw = await connection.get_raw_connection()
+        raw = await _pooled(connection)
         if isinstance(raw.dbapi_connection, SQLiteConnection):
             return await raw.dbapi_connection.fetch(sql, values)
         if connection.dialect.driver == "asyncpg":
             records = await raw.driver_connection.fetch(sql, *values)  # type: ignore[union-attr]
             return cast(list[Sequence[Any]], records)  # asyncpg's Records
         return (await connection.execute(self.statement, dict(parameters))).all()
+
+
+async def _pooled(connection: AsyncConnection) -> PoolProxiedConnection:
+    """The connection's pooled DBAPI connection: at hand while it is valid, without the greenlet
+    hand-off of `get_raw_connection`, which is there for the reconnection of an invalidated one."""
+    sync = connection.sync_connection
+    if sync is not None and not sync.invalidated and not sync.closed:
+        return sync.connection
+    return await connection.get_raw_connection()
