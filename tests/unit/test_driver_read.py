@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from roost.db.driver import DriverRead
 from roost.models import Tag
@@ -60,3 +61,20 @@ async def test_statements_it_cannot_run_as_they_are_are_refused(app: FastAPI) ->
             await expanding.rows(connection, {"ids": [1]})
         with pytest.raises(TypeError, match="as they are"):  # timestamps are converted for the driver
             await converted.rows(connection, {"since": None})
+
+
+async def test_a_lost_connection_fails_through_sqlalchemy_and_leaves_the_pool(app: FastAPI, api: Api) -> None:
+    engine = app.state.roost.read_engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server to lose: PostgreSQL")
+    parameters = {"account_id": api.account.id, "pattern": "%", "limit": 1, "offset": 0}
+    async with engine.connect() as connection:
+        backend = await connection.scalar(text("SELECT pg_backend_pid()"))
+        async with engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        with pytest.raises(DBAPIError) as failure:
+            await TAGS.rows(connection, parameters)
+        assert failure.value.connection_invalidated
+    # The pool made a new connection rather than handing out the dead one.
+    async with engine.connect() as connection:
+        assert await TAGS.rows(connection, parameters) is not None

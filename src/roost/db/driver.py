@@ -10,7 +10,8 @@ read: 190 µs of CPU for a two-column lookup on PostgreSQL against 75 µs throug
 What it runs must need nothing of SQLAlchemy's result and bind processing: parameters of plain
 int and str, columns as the driver gives them (integers, text). LIMIT and OFFSET may be written
 into the SQL (`literal_execute`) as integers; an expanding IN is not supported. Any other driver
-goes through SQLAlchemy as usual.
+goes through SQLAlchemy as usual, and so does a read the driver fails: SQLAlchemy runs it again,
+raising its own error and invalidating a connection that has gone.
 """
 
 from __future__ import annotations
@@ -66,11 +67,22 @@ class DriverRead:
         constants = compiled.constants
         values = [constants[name] if name in constants else parameters[name] for name in compiled.names]
         raw = await _pooled(connection)
-        if isinstance(raw.dbapi_connection, SQLiteConnection):
-            return await raw.dbapi_connection.fetch(sql, values)
-        if connection.dialect.driver == "asyncpg":
-            records = await raw.driver_connection.fetch(sql, *values)  # type: ignore[union-attr]
-            return cast(list[Sequence[Any]], records)  # asyncpg's Records
+        try:
+            if isinstance(raw.dbapi_connection, SQLiteConnection):
+                return await raw.dbapi_connection.fetch(sql, values)
+            if connection.dialect.driver == "asyncpg":
+                records = await raw.driver_connection.fetch(sql, *values)  # type: ignore[union-attr]
+                return cast(list[Sequence[Any]], records)  # asyncpg's Records
+        except Exception:
+            # Run again by SQLAlchemy (a read may run twice), which raises its own error for the
+            # failure and, when the connection has gone (a restarted server), invalidates it so
+            # that the pool does not hand it out again.
+            return await self._through_sqlalchemy(connection, parameters)
+        return await self._through_sqlalchemy(connection, parameters)
+
+    async def _through_sqlalchemy(
+        self, connection: AsyncConnection, parameters: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
         return (await connection.execute(self.statement, dict(parameters))).all()
 
 
