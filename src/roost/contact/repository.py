@@ -278,11 +278,7 @@ async def linked_page(connection: AsyncConnection, *, account_id: int, params: L
     newest = ContactRepository.newest_first if params.sort is None else params.sort == "desc"
     page = _linked_page(search_by, several, newest, _is_postgres(connection))
     paging = {"account_id": account_id, "limit": params.per_page, "offset": params.offset}
-    if several:
-        # An expanding IN: through SQLAlchemy.
-        items = list(await connection.scalars(page.statement, {**linked, **paging}))
-    else:
-        items = [text for (text,) in await page.rows(connection, {**linked, **paging})]
+    items = [text for (text,) in await page.rows(connection, {**linked, **paging})]
     return Page(items=items, total=total, page=params.page, per_page=params.per_page)
 
 

@@ -7,11 +7,12 @@ read: 190 µs of CPU for a two-column lookup on PostgreSQL against 75 µs throug
 `fetch` (with its own cache of prepared statements), or on SQLite the connection of
 `roost.db.sqlite`, inline on the engine of short reads.
 
-What it runs must need nothing of SQLAlchemy's result and bind processing: parameters of plain
-int and str, columns as the driver gives them (integers, text). LIMIT and OFFSET may be written
-into the SQL (`literal_execute`) as integers; an expanding IN is not supported. Any other driver
-goes through SQLAlchemy as usual, and so does a read the driver fails: SQLAlchemy runs it again,
-raising its own error and invalidating a connection that has gone.
+The driver gets what needs nothing of SQLAlchemy's result and bind processing: parameters of
+plain int and str, columns as the driver gives them (integers, text), LIMIT and OFFSET written
+into the SQL (`literal_execute`) as integers. A statement with an expanding IN or a converted
+parameter runs through SQLAlchemy, as does every statement on any other driver, and so does a
+read the driver fails: SQLAlchemy runs it again, raising its own error and invalidating a
+connection that has gone.
 """
 
 from __future__ import annotations
@@ -30,14 +31,13 @@ AnySelect = Select[*tuple[Any, ...]]
 
 
 class _Compiled:
-    __slots__ = ("constants", "literal_names", "names", "sql")
+    __slots__ = ("constants", "direct", "literal_names", "names", "sql")
 
     def __init__(self, statement: AnySelect, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
-        if compiled._bind_processors:  # nothing to convert, or the driver would see raw values
-            raise TypeError("a DriverRead takes only parameters the driver binds as they are")
-        if any(bind.expanding for bind in compiled.binds.values()):
-            raise TypeError("a DriverRead takes no expanding IN")
+        # A converted parameter would reach the driver unconverted; an expanding IN needs its SQL
+        # written for each list.
+        self.direct = not compiled._bind_processors and not any(bind.expanding for bind in compiled.binds.values())
         self.sql = compiled.string
         self.literal_names = frozenset(bind.key for bind in compiled.literal_execute_params)
         self.names = tuple(name for name in compiled.positiontup or () if name not in self.literal_names)
@@ -46,7 +46,7 @@ class _Compiled:
 
 
 class DriverRead:
-    """A read statement run on the connection's driver; `rows` answers its rows as tuples."""
+    """A read statement run on the connection's driver where it can be; `rows` answers its rows."""
 
     def __init__(self, statement: AnySelect) -> None:
         self.statement = statement
@@ -60,6 +60,8 @@ class DriverRead:
 
     async def rows(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         compiled = self._for(connection.dialect)
+        if not compiled.direct:
+            return await self._through_sqlalchemy(connection, parameters)
         sql = compiled.sql
         for name in compiled.literal_names:
             # int() refuses anything but an integer: only numbers are written into the SQL.
